@@ -1,0 +1,1 @@
+"""Adapter plugins: one package per external system."""

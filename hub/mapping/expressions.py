@@ -1,0 +1,132 @@
+"""JMESPath source expressions, compiled once, evaluated over Decimal-exact JSON.
+
+Source documents are parsed with ``parse_float=Decimal`` so money never passes through
+float. Stock JMESPath type-checks numbers by Python type name and would reject Decimal
+in ``sum()``, ``abs()`` or ``max()``; the function table below accepts it as a number.
+There is no Python evaluation anywhere in a mapping: only JMESPath and named transforms.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jp_errors
+from jmespath import functions as jp_functions
+from jmespath.parser import ParsedResult
+
+
+class _DecimalAwareFunctions(jp_functions.Functions):
+    def _get_allowed_pytypes(self, types: Any) -> tuple[list[Any], list[Any]]:
+        allowed, subtypes = super()._get_allowed_pytypes(types)
+        if "float" in allowed:
+            allowed.append("Decimal")
+        subtypes = [(*group, "Decimal") if "float" in group else group for group in subtypes]
+        return allowed, subtypes
+
+    @jp_functions.signature({"types": []})
+    def _func_type(self, arg: Any) -> str:
+        if isinstance(arg, Decimal):
+            return "number"
+        result: str = super()._func_type(arg)
+        return result
+
+    @jp_functions.signature({"types": []})
+    def _func_to_string(self, arg: Any) -> str:
+        if isinstance(arg, str):
+            return arg
+        if isinstance(arg, Decimal):
+            return str(arg)
+        return json.dumps(arg, separators=(",", ":"), default=str)
+
+
+_OPTIONS = jmespath.Options(custom_functions=_DecimalAwareFunctions())
+
+
+class ExpressionSyntaxError(ValueError):
+    """A JMESPath expression does not parse; ``position`` is the 0-based offset."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class ExpressionRuntimeError(ValueError):
+    """A JMESPath expression failed on this document (e.g. a function's type check)."""
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled JMESPath expression and the field names it reads."""
+
+    text: str
+    parsed: ParsedResult = field(repr=False, compare=False)
+    names: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def search(self, data: Any) -> Any:
+        try:
+            return self.parsed.search(data, options=_OPTIONS)
+        except jp_errors.JMESPathError as exc:
+            raise ExpressionRuntimeError(f"{self.text!r}: {exc}") from exc
+
+    @property
+    def is_simple_path(self) -> bool:
+        """True for plain dotted paths like ``billing_address.city``."""
+        return all(part.isidentifier() for part in self.text.split("."))
+
+
+def _field_names(node: dict[str, Any], out: set[str]) -> None:
+    if node.get("type") == "field":
+        out.add(str(node["value"]))
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            _field_names(child, out)
+
+
+_FUNCTION_NAMES = frozenset(_DecimalAwareFunctions.FUNCTION_TABLE)
+
+
+def _unknown_functions(node: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    if node.get("type") == "function_expression" and node["value"] not in _FUNCTION_NAMES:
+        found.append(str(node["value"]))
+    for child in node.get("children", ()):
+        if isinstance(child, dict):
+            found.extend(_unknown_functions(child))
+    return found
+
+
+def compile_expression(text: str) -> Expression:
+    """Parse ``text``; a syntax error carries the position of the offending token."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionSyntaxError("an expression must be a non-empty string", 0)
+    try:
+        parsed = jmespath.compile(text)
+    except jp_errors.IncompleteExpressionError as exc:
+        position = exc.lex_position if isinstance(exc.lex_position, int) else len(text)
+        raise ExpressionSyntaxError("invalid JMESPath: incomplete expression", position) from exc
+    except jp_errors.ParseError as exc:
+        position = exc.lex_position if isinstance(exc.lex_position, int) else 0
+        token = exc.token_value
+        raise ExpressionSyntaxError(
+            f"invalid JMESPath: {exc.msg} at token {token!r}", position
+        ) from exc
+    except jp_errors.JMESPathError as exc:
+        raise ExpressionSyntaxError(f"invalid JMESPath: {exc}", 0) from exc
+    unknown = _unknown_functions(parsed.parsed)
+    if unknown:
+        known = ", ".join(sorted(_FUNCTION_NAMES))
+        raise ExpressionSyntaxError(
+            f"unknown JMESPath function {unknown[0]}(); known: {known}", text.find(unknown[0])
+        )
+    names: set[str] = set()
+    _field_names(parsed.parsed, names)
+    return Expression(text=text, parsed=parsed, names=frozenset(names))
+
+
+def is_truthy(value: Any) -> bool:
+    """JMESPath truthiness: empty list/object/string, false and null are false."""
+    return value not in (None, False, "", [], {})
