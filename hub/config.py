@@ -92,8 +92,8 @@ MIN_SECRET_LENGTH = 16
 MASK = "***"
 
 # Every model: unknown keys are errors, settings are immutable, and a validation error never
-# echoes its input (which may be a secret) -- not even in ``str(ValidationError)``.
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+# echoes its input (which may be a secret) -- not even in ``str(ValidationError)``. Written
+# out in each class because the pydantic mypy plugin only reads a literal ConfigDict(...).
 
 
 # --------------------------------------------------------------------------- models
@@ -102,7 +102,7 @@ _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=Tru
 class DatabaseSettings(BaseModel):
     """Where the hub keeps its state."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: str = Field(
         default="sqlite:///hub.db",
@@ -127,7 +127,7 @@ class DatabaseSettings(BaseModel):
 class ServerSettings(BaseModel):
     """The HTTP API server."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     host: str = Field(
         default="127.0.0.1",
@@ -135,15 +135,13 @@ class ServerSettings(BaseModel):
         description="Interface the HTTP server listens on; `0.0.0.0` listens on all of them.",
     )
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the HTTP server.")
-    workers: int = Field(
-        default=1, ge=1, description="Number of HTTP server worker processes."
-    )
+    workers: int = Field(default=1, ge=1, description="Number of HTTP server worker processes.")
 
 
 class WorkersSettings(BaseModel):
     """The background workers that move documents between systems."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     concurrency: int = Field(
         default=4, ge=1, description="How many jobs the background workers run at once."
@@ -166,7 +164,7 @@ class WorkersSettings(BaseModel):
 class LoggingSettings(BaseModel):
     """What the hub logs and how."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO",
@@ -189,7 +187,7 @@ class LoggingSettings(BaseModel):
 class ControlTotalsSettings(BaseModel):
     """What happens when a mapped document's totals disagree with the source's totals."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     on_mismatch: Literal["reject", "flag"] = Field(
         default="reject",
@@ -216,7 +214,7 @@ def _default_mapping_paths() -> tuple[Path, ...]:
 class MappingsSettings(BaseModel):
     """Where mapping files are found and how their results are checked."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     paths: tuple[Path, ...] = Field(
         default_factory=_default_mapping_paths,
@@ -236,7 +234,7 @@ class MappingsSettings(BaseModel):
 class SecuritySettings(BaseModel):
     """Secrets the hub needs."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     secret_key: SecretStr | None = Field(
         default=None,
@@ -251,7 +249,7 @@ class SecuritySettings(BaseModel):
 class Settings(BaseModel):
     """The hub's effective configuration. Build it with :func:`load_settings`."""
 
-    model_config = _MODEL_CONFIG
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = Field(
         default="development",
@@ -468,12 +466,11 @@ def _dotted(path: PathKey) -> str:
 
 def _get_path(data: Any, path: PathKey) -> tuple[bool, Any]:
     for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not (in_dict or in_list):
             return False, None
+        data = data[part]
     return True, data
 
 
@@ -538,15 +535,20 @@ class _Load:
     env_sources: dict[tuple[str | int, ...], str]
     referenced: set[str]
 
-    def report(self, path: PathKey, reason: str, *, key: bool = False) -> None:
-        """Record a problem about the value (or, with ``key``, the key) at ``path``."""
+    def report(
+        self, path: PathKey, reason: str, *, key: bool = False, at: PathKey | None = None
+    ) -> None:
+        """Record a problem about the value (or, with ``key``, the key) at ``path``.
+
+        ``at`` points the file location somewhere more precise than ``path`` itself.
+        """
         for depth in range(len(path), 0, -1):
             name = self.env_sources.get(tuple(path[:depth]))
             if name is not None:
                 text = f"environment variable {name} ({_dotted(path)}): {reason}"
                 self.problems.add((1, name), text)
                 return
-        where = self.doc.at(path, key=key)
+        where = self.doc.at(path if at is None else at, key=key)
         text = f"{where}: {_dotted(path)}: {reason}"
         self.problems.add((0, where.file, where.line, where.column), text)
 
@@ -582,12 +584,12 @@ def _resolve_ref(load: _Load, ref: dict[Any, Any], path: PathKey) -> Any:
     arg_path = (*path, kind)
     if not isinstance(arg, str) or not arg.strip():
         what = "an environment variable name" if kind == "$env" else "a file path"
-        load.report(arg_path, f"{kind} needs {what}")
+        load.report(path, at=arg_path, reason=f"{kind} needs {what}")
         return _UNSET
     if kind == "$env":
         load.referenced.add(arg)
         if arg not in load.environ:
-            load.report(arg_path, f"environment variable {arg} is not set")
+            load.report(path, at=arg_path, reason=f"environment variable {arg} is not set")
             return _UNSET
         return load.environ[arg]
     file = Path(arg).expanduser()
@@ -596,13 +598,15 @@ def _resolve_ref(load: _Load, ref: dict[Any, Any], path: PathKey) -> Any:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        load.report(arg_path, f"secret file {file} not found")
+        load.report(path, at=arg_path, reason=f"secret file {file} not found")
         return _UNSET
     except UnicodeDecodeError:  # its message would quote bytes of the secret
-        load.report(arg_path, f"secret file {file} is not UTF-8 text")
+        load.report(path, at=arg_path, reason=f"secret file {file} is not UTF-8 text")
         return _UNSET
     except OSError as exc:
-        load.report(arg_path, f"cannot read secret file {file}: {exc.strerror or 'error'}")
+        load.report(
+            path, at=arg_path, reason=f"cannot read secret file {file}: {exc.strerror or 'error'}"
+        )
         return _UNSET
     return text.removesuffix("\n").removesuffix("\r")
 
@@ -742,11 +746,17 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         referenced=set(),
     )
     resolved = _resolve_refs(load, data, ())
-    data = resolved if isinstance(resolved, dict) else {}
+    if not isinstance(resolved, dict):
+        if resolved is not _UNSET:
+            load.report((), "should be a mapping of settings")
+        resolved = {}
+    data = resolved
     _make_file_paths_absolute(load, data)
     _apply_env(load, data)
     found, url = _get_path(data, ("database", "url"))
-    if found and isinstance(url, str):
+    if not found:  # the default is relative too
+        url = DatabaseSettings.model_fields["url"].default
+    if isinstance(url, str) and isinstance(data.get("database", {}), dict):
         _set_path(data, ("database", "url"), _absolute_sqlite_url(url, load.cwd))
     _check_placeholders(load, data)
 

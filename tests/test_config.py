@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from hub.cli.config_cmd import app
 from hub.config import (
+    SecuritySettings,
     Settings,
     config_path,
     env_var_names,
@@ -24,13 +26,21 @@ from hub.paths import bundled_config_dir, bundled_mappings_dir
 REAL_SECRET = "k7Qz-9vLp2Rw4xYb8NcT"  # 20 characters, no placeholder words
 
 
+@pytest.fixture(autouse=True)
+def _no_o2c_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI reads os.environ; keep the developer's own O2C_* variables out of it."""
+    for name in list(os.environ):
+        if name.startswith("O2C_"):
+            monkeypatch.delenv(name)
+
+
 def write(tmp_path: Path, text: str, name: str = "hub.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def config_error(path: Path, environ: dict[str, str] | None = None) -> str:
+def config_error(path: Path | None, environ: dict[str, str] | None = None) -> str:
     with pytest.raises(ConfigError) as info:
         load_settings(path, environ={} if environ is None else environ)
     return str(info.value)
@@ -81,7 +91,7 @@ def test_config_file_chosen_by_O2C_CONFIG(tmp_path: Path) -> None:
     path = write(tmp_path, "server:\n  port: 9001\n", name="custom.yaml")
     settings = load_settings(environ={"O2C_CONFIG": str(path)})
     assert settings.server.port == 9001
-    message = config_error(None, {"O2C_CONFIG": str(tmp_path / "nope.yaml")})  # type: ignore[arg-type]
+    message = config_error(None, {"O2C_CONFIG": str(tmp_path / "nope.yaml")})
     assert message.startswith("environment variable O2C_CONFIG: ")
     assert "nope.yaml: file not found" in message
 
@@ -144,8 +154,9 @@ def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
 
 
 def test_tolerance_is_decimal_and_level_is_case_insensitive(tmp_path: Path) -> None:
-    path = write(tmp_path, "logging:\n  level: debug\nmappings:\n  control_totals:\n"
-                 "    tolerance: 0.10\n")  # fmt: skip
+    path = write(
+        tmp_path, "logging:\n  level: debug\nmappings:\n  control_totals:\n    tolerance: 0.10\n"
+    )
     settings = load_settings(path, environ={})
     assert settings.logging.level == "DEBUG"
     tolerance = settings.mappings.control_totals.tolerance
@@ -296,9 +307,10 @@ def test_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.chdir(work)
     (tmp_path / "etc").mkdir()
     path = write(
-        tmp_path / "etc", "database:\n  url: sqlite:///data/hub.db?timeout=5\n"
-        "mappings:\n  paths: [maps, /abs/maps]\n"
-    )  # fmt: skip
+        tmp_path / "etc",
+        "database:\n  url: sqlite:///data/hub.db?timeout=5\n"
+        "mappings:\n  paths: [maps, /abs/maps]\n",
+    )
     settings = load_settings(path, environ={})
     assert settings.database.url == f"sqlite:///{work / 'data' / 'hub.db'}?timeout=5"
     assert settings.mappings.paths == (tmp_path / "etc" / "maps", Path("/abs/maps"))
@@ -311,9 +323,20 @@ def test_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     "value",
-    ["changeme", "change-me", "CHANGE_ME_1234567890", "secret", "password", "xxx",
-     "xxxxxxxxxxxxxxxxxxxxxxxx", "", "   ", "short-but-real", "secretpassword2024"],
-)  # fmt: skip
+    [
+        "changeme",
+        "change-me",
+        "CHANGE_ME_1234567890",
+        "secret",
+        "password",
+        "xxx",
+        "xxxxxxxxxxxxxxxxxxxxxxxx",
+        "",
+        "   ",
+        "short-but-real",
+        "secretpassword2024",
+    ],
+)
 def test_placeholder_secret_refused_in_production(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, "environment: production\nsecurity:\n  secret_key: {$env: KEY}\n")
     message = config_error(path, {"KEY": value})
@@ -346,7 +369,10 @@ def test_real_secret_accepted_in_production(tmp_path: Path) -> None:
 
 def test_direct_construction_also_refuses_placeholders() -> None:
     with pytest.raises(ValidationError) as info:
-        Settings(environment="production", security={"secret_key": "changeme"})  # type: ignore[arg-type]
+        Settings(
+            environment="production",
+            security=SecuritySettings(secret_key=SecretStr("changeme")),
+        )
     assert "security.secret_key" in str(info.value)
     assert "changeme" not in str(info.value)
 
@@ -392,7 +418,7 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
 
 def test_cli_check_ok(tmp_path: Path) -> None:
     path = write(tmp_path, "")
-    result = CliRunner().invoke(app, ["check", "--config", str(path)], env={})
+    result = CliRunner().invoke(app, ["check", "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"OK: {path}"
 
@@ -416,7 +442,7 @@ def test_cli_show_json_masks_secrets(tmp_path: Path) -> None:
 
 def test_cli_show_table(tmp_path: Path) -> None:
     path = write(tmp_path, f"security:\n  secret_key: {REAL_SECRET}\n")
-    result = CliRunner().invoke(app, ["show", "--config", str(path)], terminal_width=200)
+    result = CliRunner().invoke(app, ["show", "--config", str(path)], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "server.port" in result.output
     assert "O2C_SERVER_PORT" in result.output

@@ -81,9 +81,11 @@ class _Run:
     entries: list[ExplainEntry] = field(default_factory=list)
     trace: dict[tuple[str | int, ...], tuple[Node, str]] = field(default_factory=dict)
     unmapped: list[str] = field(default_factory=list)
+    failed: set[tuple[str | int, ...]] = field(default_factory=set)
 
     def error(self, node: Node, out: tuple[str | int, ...], source: str, rule: str, msg: str,
               where: str | None = None) -> None:
+        self.failed.add(out)
         self.issues.append(
             Issue(
                 where=where or str(node.location),
@@ -300,6 +302,8 @@ def apply_mapping(
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if any(loc[: len(f)] == f for f in run.failed):
+                continue  # already reported where the value was produced
             node, src, exact = _locate_validation_error(run, loc)
             where = str(node.location) if node else mapping.file
             rule = str(err["type"])

@@ -8,7 +8,7 @@ transform registry (``o2c mapping schema``); a test fails when it goes stale.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -119,8 +119,8 @@ class MappingFile(_Strict):
         description="Output model: 'canonical.<kind>' (default inbound) or '<system>.<Name>'.",
     )
     unmapped: UnmappedPolicy = Field(default_factory=UnmappedPolicy)
-    lookups: dict[str, dict[str, Any] | CsvLookup] = Field(
-        default_factory=dict, description="Named value maps for the `map` transform."
+    lookups: dict[str, Annotated[CsvLookup | dict[str, Any], Field(union_mode="left_to_right")]] = (
+        Field(default_factory=dict, description="Named value maps for the `map` transform.")
     )
     fields: dict[str, FieldSpec] = Field(description="Output field → spec.")
     control_totals: ControlTotals | None = None

@@ -58,6 +58,7 @@ class MapArgs(_Args):
     lookup: str | None = Field(None, description="Name of a table in the mapping's lookups.")
     default: Any = Field(None, description="Result for keys not in the table.")
     strict: bool = Field(True, description="Unknown keys are an error (unless default is set).")
+    passthrough: bool = Field(False, description="Unknown keys pass through unchanged.")
 
 
 class SplitArgs(_Args):
@@ -283,6 +284,8 @@ def _map(args: MapArgs, ctx: TransformContext) -> Fn:
         found = table.get(key, _MISSING)
         if found is not _MISSING:
             return found
+        if args.passthrough:
+            return value
         if has_default or not args.strict:
             return args.default
         sample = ", ".join(repr(k) for k in list(table)[:8])

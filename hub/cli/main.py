@@ -1,0 +1,78 @@
+"""Entry point of ``o2c``: global options and the error boundary.
+
+Errors the hub raises on purpose (:class:`~hub.errors.HubError`) print as one red line
+and exit 1; a traceback appears only with ``--debug`` (or ``O2C_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from hub import __version__
+from hub.cli import config_cmd, demo_cmd, mapping_cmd, schema_cmd
+from hub.cli.output import err
+from hub.errors import HubError
+
+app = typer.Typer(
+    name="o2c",
+    help="O2C Hub: order-to-cash integration hub for B2B commerce.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(mapping_cmd.app, name="mapping")
+app.add_typer(config_cmd.app, name="config")
+app.command("schema")(schema_cmd.schema)
+app.command("demo")(demo_cmd.demo)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"o2c-hub {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors (or set O2C_DEBUG=1).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """O2C Hub: shop orders to ERP, invoices, payments - configured in YAML."""
+    _state["debug"] = debug or os.environ.get("O2C_DEBUG", "") not in ("", "0")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by tests)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except HubError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[red]error:[/red] {exc.message}", markup=True)
+        return 1
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,171 @@
+"""``o2c mapping``: check, test, explain and list mappings."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.table import Table
+
+from hub.cli.output import err, out
+from hub.config import Settings, load_settings
+from hub.errors import MappingApplyError, MappingCompileError, SourceFileError
+from hub.mapping import MappingResult, registry
+from hub.mapping.format import mapping_json_schema
+
+app = typer.Typer(
+    help="Check, test and explain YAML field mappings.",
+    no_args_is_help=True,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $O2C_CONFIG or config/hub.yaml)."),
+]
+
+SCHEMA_FILE = "mapping.schema.json"
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON document with exact decimals; unreadable or invalid files are one-line errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourceFileError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceFileError(f"{path}: cannot read: {exc}") from None
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise SourceFileError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+
+
+@app.command("check")
+def check(
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(help="Mapping files or names; default: every mapping in mappings.paths."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Compile mappings and report every problem as file:line:column: reason."""
+    dirs = list(_settings(config).mappings.paths)
+    refs = files or list(registry.discover(dirs))
+    if not refs:
+        err.print("no mapping files found in: " + ", ".join(str(d) for d in dirs))
+        raise typer.Exit(1)
+    failed = 0
+    for ref in refs:
+        try:
+            mapping = registry.load(ref, dirs)
+        except (MappingCompileError, SourceFileError) as exc:
+            failed += 1
+            issues = exc.issues if isinstance(exc, MappingCompileError) else [exc.message]
+            for issue in issues:
+                err.print(f"[red]{issue}[/red]", markup=True)
+            continue
+        out.print(f"ok  {mapping.name}  {mapping.version}  → {mapping.shape_name}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_explain(result: MappingResult) -> None:
+    table = Table(title=f"explain: {result.mapping} {result.mapping_version}", show_lines=False)
+    for column in ("field", "value", "source", "transforms", "mapping line"):
+        table.add_column(column, overflow="fold")
+    for entry in result.explain:
+        table.add_row(
+            entry.field,
+            str(entry.value),
+            entry.source,
+            " → ".join(entry.transforms) or "-",
+            entry.location.rsplit(":", 2)[-2] if ":" in entry.location else entry.location,
+        )
+    err.print(table)
+
+
+@app.command("test")
+def test(
+    mapping: Annotated[str, typer.Argument(help="Mapping file or name (magento/order.inbound).")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT.json", help="Source document.")],
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show where every output value came from.")
+    ] = False,
+    on_mismatch: Annotated[
+        str | None,
+        typer.Option(
+            "--on-mismatch",
+            help="Control-total policy: reject or flag (default: mapping, then hub config).",
+        ),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Map one document and print the result as JSON, or every error (exit 1)."""
+    settings = _settings(config)
+    dirs = list(settings.mappings.paths)
+    compiled = registry.load(mapping, dirs)
+    source = read_json(input_file)
+    policy = on_mismatch or settings.mappings.control_totals.on_mismatch
+    if policy not in ("reject", "flag"):
+        raise typer.BadParameter("must be 'reject' or 'flag'", param_hint="--on-mismatch")
+    chosen: Literal["reject", "flag"] = "reject" if policy == "reject" else "flag"
+    try:
+        result = compiled.apply(
+            source,
+            explain=explain,
+            on_mismatch=chosen if on_mismatch else chosen,
+            tolerance=None,
+        )
+    except MappingApplyError as exc:
+        for issue in exc.issues:
+            err.print(f"[red]{issue}[/red]", markup=True)
+        err.print(f"{len(exc.issues)} problem(s) mapping {input_file}", style="red")
+        raise typer.Exit(1) from None
+    out.print_json(result.document.model_dump_json())
+    if explain:
+        _print_explain(result)
+    for name in result.unmapped:
+        err.print(f"[yellow]unmapped source field:[/yellow] {name}", markup=True)
+    for discrepancy in result.discrepancies:
+        err.print(f"[yellow]control-total discrepancy (flagged):[/yellow] {discrepancy}", markup=True)
+    err.print(f"mapped with {result.mapping} {result.mapping_version}", style="dim")
+
+
+@app.command("list")
+def list_mappings(config: ConfigOption = None) -> None:
+    """List the mappings found in mappings.paths, with their versions."""
+    dirs = list(_settings(config).mappings.paths)
+    table = Table("name", "system", "kind", "direction", "version", "file")
+    for name, path in registry.discover(dirs).items():
+        try:
+            m = registry.load(str(path), dirs)
+            table.add_row(name, m.system, m.kind, m.direction, m.version, str(path))
+        except (MappingCompileError, SourceFileError):
+            table.add_row(name, "-", "-", "-", "[red]invalid[/red]", str(path))
+    out.print(table)
+
+
+@app.command("schema")
+def schema(
+    check_file: Annotated[
+        Path | None,
+        typer.Option("--check", help="Exit 1 if this committed schema file is stale."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the mapping format (editors use it for completion)."""
+    text = json.dumps(mapping_json_schema(), indent=2, sort_keys=True) + "\n"
+    if check_file is None:
+        out.print(text, end="", markup=False)
+        return
+    current = check_file.read_text(encoding="utf-8") if check_file.exists() else ""
+    if current != text:
+        err.print(f"{check_file} is stale: run `o2c mapping schema > {check_file}`", style="red")
+        raise typer.Exit(1)
+    out.print(f"{check_file} is current")
