@@ -52,6 +52,11 @@ class FieldSpec(_Strict):
     def _shorthand(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"from": data}
+        if isinstance(data, bool | int) or data is None:
+            raise ValueError(
+                f"a field spec is an expression or a mapping, not {data!r}; YAML reads "
+                "unquoted yes/no/on/off/null and numbers as values, so quote the expression"
+            )
         return data
 
 
