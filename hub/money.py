@@ -52,7 +52,7 @@ def _quantum(places: int) -> Decimal:
 
 def to_decimal(value: object, *, what: str = "amount") -> Decimal:
     """Exact Decimal from int, str or Decimal; float and bool are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{what} must not be a {type(value).__name__}: {value!r}")
     if isinstance(value, Decimal):
         result = value

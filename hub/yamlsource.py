@@ -92,9 +92,7 @@ class _Builder:
                     )
                 key_s: str | int = key if isinstance(key, str) else str(key)
                 if key_s in explicit:
-                    raise SourceFileError(
-                        f"{_mark(self.file, key_node)}: duplicate key {key_s!r}"
-                    )
+                    raise SourceFileError(f"{_mark(self.file, key_node)}: duplicate key {key_s!r}")
                 if id(key_node) in own:  # merged (<<) keys may be overridden, own keys not
                     explicit.add(key_s)
                 self.doc.keys[(*path, key_s)] = _mark(self.file, key_node)

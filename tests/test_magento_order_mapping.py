@@ -18,8 +18,10 @@ SAMPLE_FILES = sorted(SAMPLES.glob("*.json"))
 def magento_totals(doc: dict) -> dict[str, Decimal]:
     """Magento's own figures, as the shop states them (not recomputed)."""
     fees = sum(
-        (Decimal(f["custom_fee_amount"]) for f in
-         (doc.get("extension_attributes") or {}).get("custom_fees", [])),
+        (
+            Decimal(f["custom_fee_amount"])
+            for f in (doc.get("extension_attributes") or {}).get("custom_fees", [])
+        ),
         Decimal(0),
     )
     hidden = Decimal(doc.get("discount_tax_compensation_amount", 0)) + Decimal(
@@ -72,7 +74,9 @@ def test_configurable_and_bundle_children_are_not_lines(
     assert len(order.lines) == 4
 
 
-def test_multicurrency_keeps_order_currency_and_rate(magento_order_mapping: CompiledMapping) -> None:
+def test_multicurrency_keeps_order_currency_and_rate(
+    magento_order_mapping: CompiledMapping,
+) -> None:
     source = read_json(SAMPLES / "order-multicurrency-bundle.json")
     order = magento_order_mapping.apply(source).document
     assert isinstance(order, Order)
@@ -92,8 +96,9 @@ def test_tax_inclusive_discount_is_net(magento_order_mapping: CompiledMapping) -
     source = read_json(SAMPLES / "order-gb-tax-inclusive.json")
     order = magento_order_mapping.apply(source).document
     assert isinstance(order, Order)
-    for line, item in zip(order.lines, [i for i in source["items"] if not i.get("parent_item_id")],
-                          strict=True):
+    for line, item in zip(
+        order.lines, [i for i in source["items"] if not i.get("parent_item_id")], strict=True
+    ):
         gross = Decimal(item.get("discount_amount", 0))
         hidden = Decimal(item.get("discount_tax_compensation_amount", 0))
         assert line.discount_amount == gross - hidden

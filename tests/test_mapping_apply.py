@@ -71,7 +71,10 @@ def test_every_problem_in_a_document_is_reported() -> None:
         mapping().apply(bad)
     by_field = {i.field: i for i in info.value.issues}
     assert set(by_field) == {
-        "currency", "order_date", "billing_address.country", "lines[0].quantity"
+        "currency",
+        "order_date",
+        "billing_address.country",
+        "lines[0].quantity",
     }
     assert by_field["lines[0].quantity"].source == "rows[0].qty"
     assert by_field["lines[0].quantity"].rule == "decimal"
@@ -102,8 +105,9 @@ def test_required_field_resolving_to_nothing_is_an_error_not_a_null() -> None:
 
 
 def test_unmapped_report_lists_fields_not_read() -> None:
-    result = mapping("report", '["rows[].kind"]').apply(doc(extra=1, addr={
-        "city": "Berlin", "cc": "DE", "street": "x"}))
+    result = mapping("report", '["rows[].kind"]').apply(
+        doc(extra=1, addr={"city": "Berlin", "cc": "DE", "street": "x"})
+    )
     assert sorted(result.unmapped) == ["addr.street", "extra"]
 
 

@@ -53,16 +53,28 @@ HEADER = "version: 1\nsystem: magento\nkind: order\ndirection: inbound\n"
     [
         ("fields:\n  totals: grand_total\n", "6:3", "computed and cannot be mapped"),
         ("fields:\n  currency: {from: a, const: EUR}\n", "6:13", "only one of from, const"),
-        ("fields:\n  currency: {from: a, transforms: [{truncate: 0}]}\n", "6:37",
-         "positive length"),
-        ("fields:\n  currency: {from: a, transforms: [{map: {lookup: nope}}]}\n", "6:37",
-         "unknown lookup table 'nope'"),
-        ("fields:\n  currency: {from: a, transforms: [{datetime: {timezone: Mars/Base}}]}\n",
-         "6:37", "unknown time zone"),
+        (
+            "fields:\n  currency: {from: a, transforms: [{truncate: 0}]}\n",
+            "6:37",
+            "positive length",
+        ),
+        (
+            "fields:\n  currency: {from: a, transforms: [{map: {lookup: nope}}]}\n",
+            "6:37",
+            "unknown lookup table 'nope'",
+        ),
+        (
+            "fields:\n  currency: {from: a, transforms: [{datetime: {timezone: Mars/Base}}]}\n",
+            "6:37",
+            "unknown time zone",
+        ),
         ("fields:\n  currency: {from: a, colour: red}\n", "6:23", "unknown key 'colour'"),
         ("fields:\n  order_number: nofn(a)\n", "6:17", "unknown JMESPath function nofn()"),
-        ("fields:\n  lines: {each: items, fields: {sku: {sequence: {start: 1}}}}\n", "6:38",
-         "String should"),
+        (
+            "fields:\n  lines: {each: items, fields: {sku: {sequence: {start: 1}}}}\n",
+            "6:38",
+            "String should",
+        ),
         ("fields:\n  currency: {sequence: {start: 1}}\n", "6:14", "only counts items inside"),
         ("fields:\n  buyer: {each: x, fields: {name: a}}\n", "6:10", "`each` builds a list"),
     ],
@@ -79,7 +91,9 @@ def test_each_mistake_is_located(body: str, where: str, words: str) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    text = HEADER + "fields:\n  colour: a\n  currency: 'x[?'\n  status: {from: s, transforms: [zap]}\n"
+    text = (
+        HEADER + "fields:\n  colour: a\n  currency: 'x[?'\n  status: {from: s, transforms: [zap]}\n"
+    )
     with pytest.raises(MappingCompileError) as info:
         load_mapping_text(text, "m.yaml")
     assert len(info.value.issues) == 3
@@ -129,8 +143,7 @@ def test_csv_lookup_content_is_part_of_the_version(tmp_path: Path) -> None:
 def test_csv_lookup_with_wrong_column_is_refused(tmp_path: Path) -> None:
     mapping = tmp_path / "m.yaml"
     mapping.write_text(
-        HEADER + "lookups:\n  t: {csv: t.csv, key: code, value: v}\n"
-        "fields:\n  currency: c\n",
+        HEADER + "lookups:\n  t: {csv: t.csv, key: code, value: v}\nfields:\n  currency: c\n",
         encoding="utf-8",
     )
     (tmp_path / "t.csv").write_text("k,v\n", encoding="utf-8")

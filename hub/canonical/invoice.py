@@ -180,9 +180,9 @@ class Invoice(Canonical):
             raise ValueError(f"amounts with more decimals than {self.currency} allows: {bad}")
         if self.type_code is InvoiceTypeCode.CREDIT_NOTE and not self.preceding_invoice:
             raise ValueError("a credit note must reference the invoice it corrects (BT-25)")
-        if self.accounting_currency and self.accounting_currency != self.currency:
-            if self.exchange_rate is None:
-                raise ValueError("exchange_rate is required when accounting currency differs")
+        differs = self.accounting_currency and self.accounting_currency != self.currency
+        if differs and self.exchange_rate is None:
+            raise ValueError("exchange_rate is required when accounting currency differs")
         return self
 
     @computed_field(description="BG-23, computed per category and rate.")  # type: ignore[prop-decorator]

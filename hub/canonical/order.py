@@ -183,9 +183,7 @@ class Order(Canonical):
     def _amounts_fit_currency(self) -> Order:
         for line in self.lines:
             if line.line_amount is None:
-                line.line_amount = money.round_money(
-                    line.quantity * line.unit_price, self.currency
-                )
+                line.line_amount = money.round_money(line.quantity * line.unit_price, self.currency)
         bad = unrounded_amounts(self, self.currency)
         if bad:
             places = money.minor_units(self.currency)

@@ -42,7 +42,9 @@ def demo(
     policy = settings.mappings.control_totals.on_mismatch
     table = Table(title=f"Magento → canonical → SAP ({inbound.version} / {outbound.version})")
     for column in ("sample", "order", "cur", "lines", "net", "tax", "grand total", "result"):
-        table.add_column(column, justify="right" if column in ("net", "tax", "grand total") else "left")
+        table.add_column(
+            column, justify="right" if column in ("net", "tax", "grand total") else "left"
+        )
     failures = 0
     rejected: list[tuple[str, list[str]]] = []
     for path in track(files, description="mapping samples", console=err, transient=True):

@@ -92,7 +92,7 @@ def _print_explain(result: MappingResult) -> None:
 
 
 @app.command("test")
-def test(
+def run_test(
     mapping: Annotated[str, typer.Argument(help="Mapping file or name (magento/order.inbound).")],
     input_file: Annotated[Path, typer.Argument(metavar="INPUT.json", help="Source document.")],
     explain: Annotated[
@@ -120,7 +120,7 @@ def test(
         result = compiled.apply(
             source,
             explain=explain,
-            on_mismatch=chosen if on_mismatch else chosen,
+            on_mismatch=chosen,
             tolerance=None,
         )
     except MappingApplyError as exc:
@@ -134,7 +134,9 @@ def test(
     for name in result.unmapped:
         err.print(f"[yellow]unmapped source field:[/yellow] {name}", markup=True)
     for discrepancy in result.discrepancies:
-        err.print(f"[yellow]control-total discrepancy (flagged):[/yellow] {discrepancy}", markup=True)
+        err.print(
+            f"[yellow]control-total discrepancy (flagged):[/yellow] {discrepancy}", markup=True
+        )
     err.print(f"mapped with {result.mapping} {result.mapping_version}", style="dim")
 
 

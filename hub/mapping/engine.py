@@ -83,8 +83,15 @@ class _Run:
     unmapped: list[str] = field(default_factory=list)
     failed: set[tuple[str | int, ...]] = field(default_factory=set)
 
-    def error(self, node: Node, out: tuple[str | int, ...], source: str, rule: str, msg: str,
-              where: str | None = None) -> None:
+    def error(
+        self,
+        node: Node,
+        out: tuple[str | int, ...],
+        source: str,
+        rule: str,
+        msg: str,
+        where: str | None = None,
+    ) -> None:
         self.failed.add(out)
         self.issues.append(
             Issue(
@@ -112,8 +119,9 @@ def _join(ctx_path: str, expr_text: str, simple: bool) -> str:
     return f"{ctx_path}.{expr_text}" if simple else f"{ctx_path} → {expr_text}"
 
 
-def _search(run: _Run, node: Node, expr_ctx: Any, out: tuple[str | int, ...], src: str,
-            expr: Any) -> Any:
+def _search(
+    run: _Run, node: Node, expr_ctx: Any, out: tuple[str | int, ...], src: str, expr: Any
+) -> Any:
     try:
         return expr.search(expr_ctx)
     except ExpressionRuntimeError as exc:
@@ -121,8 +129,14 @@ def _search(run: _Run, node: Node, expr_ctx: Any, out: tuple[str | int, ...], sr
         return _OMIT
 
 
-def _apply_transforms(run: _Run, node: Node, transforms: list[CompiledTransform], value: Any,
-                      out: tuple[str | int, ...], src: str) -> Any:
+def _apply_transforms(
+    run: _Run,
+    node: Node,
+    transforms: list[CompiledTransform],
+    value: Any,
+    out: tuple[str | int, ...],
+    src: str,
+) -> Any:
     for t in transforms:
         try:
             value = t.fn(value)
@@ -132,8 +146,9 @@ def _apply_transforms(run: _Run, node: Node, transforms: list[CompiledTransform]
     return value
 
 
-def _evaluate(run: _Run, node: Node, ctx: Any, ctx_path: str, out: tuple[str | int, ...],
-              index: int | None) -> Any:
+def _evaluate(
+    run: _Run, node: Node, ctx: Any, ctx_path: str, out: tuple[str | int, ...], index: int | None
+) -> Any:
     if node.when is not None:
         cond = _search(run, node, ctx, out, _join(ctx_path, node.when.text, False), node.when)
         if cond is _OMIT or not is_truthy(cond):
@@ -186,8 +201,14 @@ def _evaluate(run: _Run, node: Node, ctx: Any, ctx_path: str, out: tuple[str | i
     return value
 
 
-def _evaluate_object(run: _Run, node: Node, ctx: dict[str, Any], ctx_path: str,
-                     out: tuple[str | int, ...], index: int | None) -> Any:
+def _evaluate_object(
+    run: _Run,
+    node: Node,
+    ctx: dict[str, Any],
+    ctx_path: str,
+    out: tuple[str | int, ...],
+    index: int | None,
+) -> Any:
     result: dict[str, Any] = {}
     for name, child in node.children.items():
         value = _evaluate(run, child, ctx, ctx_path, (*out, name), index)
@@ -199,9 +220,11 @@ def _evaluate_object(run: _Run, node: Node, ctx: dict[str, Any], ctx_path: str,
     return result
 
 
-def _evaluate_list(run: _Run, node: Node, ctx: Any, ctx_path: str,
-                   out: tuple[str | int, ...]) -> Any:
-    assert node.each is not None and node.item is not None
+def _evaluate_list(
+    run: _Run, node: Node, ctx: Any, ctx_path: str, out: tuple[str | int, ...]
+) -> Any:
+    assert node.each is not None
+    assert node.item is not None
     each_src = _join(ctx_path, node.each.text, node.each.is_simple_path)
     items = _search(run, node, ctx, out, each_src, node.each)
     run.trace[out] = (node, each_src)
@@ -262,15 +285,19 @@ def _generic(path: str) -> str:
     return "".join(out)
 
 
-def _locate_validation_error(run: _Run, loc: tuple[str | int, ...]) -> tuple[Node | None, str, bool]:
+def _locate_validation_error(
+    run: _Run, loc: tuple[str | int, ...]
+) -> tuple[Node | None, str, bool]:
     probe = loc
     while probe:
         if probe in run.trace:
             node, src = run.trace[probe]
             return node, src, probe == loc
         probe = probe[:-1]
-    node, src = run.trace.get((), (None, "(document)"))
-    return node, src, loc == ()
+    if () in run.trace:
+        root_node, root_src = run.trace[()]
+        return root_node, root_src, loc == ()
+    return None, "(document)", loc == ()
 
 
 def apply_mapping(
@@ -312,8 +339,13 @@ def apply_mapping(
                 msg = "required field has no value" if exact else "required field is not mapped"
             field_name = _dotted(loc)
             run.issues.append(
-                Issue(where=where, message=f"{field_name}: {msg} (source {src})",
-                      field=field_name, source=src, rule=rule)
+                Issue(
+                    where=where,
+                    message=f"{field_name}: {msg} (source {src})",
+                    field=field_name,
+                    source=src,
+                    rule=rule,
+                )
             )
     if run.issues:
         raise MappingApplyError(run.issues)
@@ -337,8 +369,13 @@ def _read_output(document: BaseModel, dotted: str) -> Any:
     return value
 
 
-def _control_totals(mapping: CompiledMapping, run: _Run, result: MappingResult,
-                    on_mismatch: Literal["reject", "flag"], tolerance: Decimal | None) -> None:
+def _control_totals(
+    mapping: CompiledMapping,
+    run: _Run,
+    result: MappingResult,
+    on_mismatch: Literal["reject", "flag"],
+    tolerance: Decimal | None,
+) -> None:
     if not mapping.controls:
         return
     limit = mapping.control_tolerance if tolerance is None else tolerance
@@ -359,8 +396,13 @@ def _control_totals(mapping: CompiledMapping, run: _Run, result: MappingResult,
     if result.discrepancies and policy == "reject":
         raise ControlTotalError(
             [
-                Issue(where=mapping.file, message=f"control total: {d}", field=d.field,
-                      source=d.source, rule="control_total")
+                Issue(
+                    where=mapping.file,
+                    message=f"control total: {d}",
+                    field=d.field,
+                    source=d.source,
+                    rule="control_total",
+                )
                 for d in result.discrepancies
             ]
         )
@@ -373,13 +415,24 @@ def _control_source(run: _Run, check: ControlCheck, problems: list[Issue]) -> De
             value = t.fn(value)
         if value is None:
             problems.append(
-                Issue(str(check.location), f"control total {check.target}: source "
-                      f"{check.source.text} has no value", field=check.target,
-                      source=check.source.text, rule="control_total")
+                Issue(
+                    str(check.location),
+                    f"control total {check.target}: source {check.source.text} has no value",
+                    field=check.target,
+                    source=check.source.text,
+                    rule="control_total",
+                )
             )
             return None
         return _to_decimal(value)
     except (ExpressionRuntimeError, TransformError) as exc:
-        problems.append(Issue(str(check.location), f"control total {check.target}: {exc}",
-                              field=check.target, source=check.source.text, rule="control_total"))
+        problems.append(
+            Issue(
+                str(check.location),
+                f"control total {check.target}: {exc}",
+                field=check.target,
+                source=check.source.text,
+                rule="control_total",
+            )
+        )
         return None

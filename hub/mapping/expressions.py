@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 from jmespath import exceptions as jp_errors
@@ -21,7 +21,7 @@ from jmespath.parser import ParsedResult
 
 class _DecimalAwareFunctions(jp_functions.Functions):
     def _get_allowed_pytypes(self, types: Any) -> tuple[list[Any], list[Any]]:
-        allowed, subtypes = super()._get_allowed_pytypes(types)
+        allowed, subtypes = super()._get_allowed_pytypes(types)  # type: ignore[misc]
         if "float" in allowed:
             allowed.append("Decimal")
         subtypes = [(*group, "Decimal") if "float" in group else group for group in subtypes]
@@ -31,7 +31,7 @@ class _DecimalAwareFunctions(jp_functions.Functions):
     def _func_type(self, arg: Any) -> str:
         if isinstance(arg, Decimal):
             return "number"
-        result: str = super()._func_type(arg)
+        result: str = super()._func_type(arg)  # type: ignore[misc]
         return result
 
     @jp_functions.signature({"types": []})
@@ -116,14 +116,15 @@ def compile_expression(text: str) -> Expression:
         ) from exc
     except jp_errors.JMESPathError as exc:
         raise ExpressionSyntaxError(f"invalid JMESPath: {exc}", 0) from exc
-    unknown = _unknown_functions(parsed.parsed)
+    tree = cast(dict[str, Any], parsed.parsed)
+    unknown = _unknown_functions(tree)
     if unknown:
         known = ", ".join(sorted(_FUNCTION_NAMES))
         raise ExpressionSyntaxError(
             f"unknown JMESPath function {unknown[0]}(); known: {known}", text.find(unknown[0])
         )
     names: set[str] = set()
-    _field_names(parsed.parsed, names)
+    _field_names(tree, names)
     return Expression(text=text, parsed=parsed, names=frozenset(names))
 
 

@@ -38,7 +38,9 @@ class FieldSpec(_Strict):
     transforms: list[str | dict[str, Any]] = Field(
         default_factory=list, description="Named transforms applied in order."
     )
-    when: str | None = Field(None, description="JMESPath condition; the field is left out if false.")
+    when: str | None = Field(
+        None, description="JMESPath condition; the field is left out if false."
+    )
     fields: dict[str, FieldSpec] | None = Field(
         None, description="Nested object: output field → spec (context is `from` if given)."
     )
@@ -147,9 +149,7 @@ def mapping_json_schema() -> dict[str, Any]:
     }
     src = defs.pop("ControlSource")
     defs["ControlSourceObject"] = src
-    defs["ControlSource"] = {
-        "anyOf": [{"type": "string"}, {"$ref": "#/$defs/ControlSourceObject"}]
-    }
+    defs["ControlSource"] = {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/ControlSourceObject"}]}
     bare = sorted(n for n, t in TRANSFORMS.items() if arg_mode(t) != "required")
     with_args = []
     for name, kind in sorted(TRANSFORMS.items()):
@@ -166,7 +166,7 @@ def mapping_json_schema() -> dict[str, Any]:
             }
         )
     defs["Transform"] = {"anyOf": [{"enum": bare}, *with_args]}
-    text = _replace_transform_lists(schema)
+    text: dict[str, Any] = _replace_transform_lists(schema)
     text["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     text["$id"] = "https://o2c-hub.dev/schemas/mapping.schema.json"
     return text

@@ -22,7 +22,9 @@ def resolve_shape(name: str) -> type[BaseModel]:
     """The model for a shape name; unknown names raise UnknownNameError with a hint."""
     prefix, _, rest = name.partition(".")
     if not rest:
-        raise UnknownNameError(f"shape {name!r} must look like 'canonical.order' or 'sap.A_SalesOrder'")
+        raise UnknownNameError(
+            f"shape {name!r} must look like 'canonical.order' or 'sap.A_SalesOrder'"
+        )
     if prefix == "canonical":
         return model_for(rest)
     if not prefix.isidentifier():

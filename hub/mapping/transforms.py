@@ -188,7 +188,7 @@ def _date(args: DateArgs, _: TransformContext) -> Fn:
             raise TransformError("date", f"expected a date string, got {type(value).__name__}")
         try:
             if args.format:
-                return datetime.strptime(value.strip(), args.format).date()  # noqa: DTZ007
+                return datetime.strptime(value.strip(), args.format).date()
             return date.fromisoformat(value.strip()[:10])
         except ValueError:
             fmt = args.format or "ISO 8601 (YYYY-MM-DD)"
@@ -214,7 +214,7 @@ def _datetime(args: DateTimeArgs, _: TransformContext) -> Fn:
             text = value.strip()
             try:
                 if args.format:
-                    parsed = datetime.strptime(text, args.format)  # noqa: DTZ007
+                    parsed = datetime.strptime(text, args.format)
                 else:
                     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
@@ -323,7 +323,9 @@ def _format(template: str, _: TransformContext) -> Fn:
                 return _FORMATTER.format(template, **value)
             return _FORMATTER.format(template, value)
         except (IndexError, KeyError, ValueError) as exc:
-            raise TransformError("format", f"template {template!r} cannot format {value!r}: {exc}")
+            raise TransformError(
+                "format", f"template {template!r} cannot format {value!r}: {exc}"
+            ) from None
 
     return _skip_none(fn)
 
@@ -362,7 +364,7 @@ def _default(fallback: Any, _: TransformContext) -> Fn:
 
 def _required(message: str | None, _: TransformContext) -> Fn:
     def fn(value: Any) -> Any:
-        if value is None or value == "" or value == []:
+        if value is None or value in ("", []):
             raise TransformError("required", message or "a value is required but none was found")
         return value
 
@@ -424,34 +426,147 @@ def _truncate(length: int, _: TransformContext) -> Fn:
     return _skip_none(fn)
 
 
-TRANSFORMS: dict[str, TransformType] = {
-    t.name: t
-    for t in [
-        TransformType("decimal", "Exact decimal number, optionally rounded half up.", DecimalArgs, _decimal),
-        TransformType("int", "Whole number; 2.5 is an error.", None, _int),
-        TransformType("bool", "true/false from 1/0, yes/no, true/false.", BoolArgs, _bool),
-        TransformType("string", "Text form of a scalar.", None, _string),
-        TransformType("upper", "Upper case.", None, _text("upper", str.upper)),
-        TransformType("lower", "Lower case.", None, _text("lower", str.lower)),
-        TransformType("strip", "Trim surrounding white space.", None, _text("strip", str.strip)),
-        TransformType("date", "Calendar date from text (format optional).", DateArgs, _date),
-        TransformType("datetime", "Timezone-aware UTC datetime; naive values are in `timezone`.", DateTimeArgs, _datetime),
-        TransformType("map", "Value map: inline `values` or a named `lookup` table.", MapArgs, _map),
-        TransformType("format", "Template with {} / {0} / {name} placeholders.", str, _format),
-        TransformType("join", "Join a list's non-empty items with a separator.", str, _join),
-        TransformType("split", "Split text by a separator, optionally keep one part.", SplitArgs, _split),
-        TransformType("default", "Use this value when the source is null or empty.", Any, _default),
-        TransformType("required", "Fail when the value is null or empty (message optional).", str | None, _required),
-        TransformType("null_if", "Treat these values as null (e.g. '' or 0).", list[Any], _null_if),
-        TransformType("country", "ISO 3166-1 alpha-2 from a code or English name.", None, _country),
-        TransformType("currency", "ISO 4217 code from a code or name.", None, _currency),
-        TransformType("sum", "Sum of a list of numbers; nulls and a missing list count as 0.", None, _sum),
-        TransformType("subtract", "First number of a list minus the others (nulls as 0).", None, _subtract),
-        TransformType("negate", "Change the sign of a number.", None, _negate),
-        TransformType("abs", "Absolute value of a number.", None, _abs),
-        TransformType("truncate", "Cut text to at most N characters.", int, _truncate),
-    ]
-}  # fmt: skip
+_ALL = [
+    TransformType(
+        "decimal",
+        "Exact decimal number, optionally rounded half up.",
+        DecimalArgs,
+        _decimal,
+    ),
+    TransformType(
+        "int",
+        "Whole number; 2.5 is an error.",
+        None,
+        _int,
+    ),
+    TransformType(
+        "bool",
+        "true/false from 1/0, yes/no, true/false.",
+        BoolArgs,
+        _bool,
+    ),
+    TransformType(
+        "string",
+        "Text form of a scalar.",
+        None,
+        _string,
+    ),
+    TransformType(
+        "upper",
+        "Upper case.",
+        None,
+        _text("upper", str.upper),
+    ),
+    TransformType(
+        "lower",
+        "Lower case.",
+        None,
+        _text("lower", str.lower),
+    ),
+    TransformType(
+        "strip",
+        "Trim surrounding white space.",
+        None,
+        _text("strip", str.strip),
+    ),
+    TransformType(
+        "date",
+        "Calendar date from text (format optional).",
+        DateArgs,
+        _date,
+    ),
+    TransformType(
+        "datetime",
+        "Timezone-aware UTC datetime; naive values are in `timezone`.",
+        DateTimeArgs,
+        _datetime,
+    ),
+    TransformType(
+        "map",
+        "Value map: inline `values` or a named `lookup` table.",
+        MapArgs,
+        _map,
+    ),
+    TransformType(
+        "format",
+        "Template with {} / {0} / {name} placeholders.",
+        str,
+        _format,
+    ),
+    TransformType(
+        "join",
+        "Join a list's non-empty items with a separator.",
+        str,
+        _join,
+    ),
+    TransformType(
+        "split",
+        "Split text by a separator, optionally keep one part.",
+        SplitArgs,
+        _split,
+    ),
+    TransformType(
+        "default",
+        "Use this value when the source is null or empty.",
+        Any,
+        _default,
+    ),
+    TransformType(
+        "required",
+        "Fail when the value is null or empty (message optional).",
+        str | None,
+        _required,
+    ),
+    TransformType(
+        "null_if",
+        "Treat these values as null (e.g. '' or 0).",
+        list[Any],
+        _null_if,
+    ),
+    TransformType(
+        "country",
+        "ISO 3166-1 alpha-2 from a code or English name.",
+        None,
+        _country,
+    ),
+    TransformType(
+        "currency",
+        "ISO 4217 code from a code or name.",
+        None,
+        _currency,
+    ),
+    TransformType(
+        "sum",
+        "Sum of a list of numbers; nulls and a missing list count as 0.",
+        None,
+        _sum,
+    ),
+    TransformType(
+        "subtract",
+        "First number of a list minus the others (nulls as 0).",
+        None,
+        _subtract,
+    ),
+    TransformType(
+        "negate",
+        "Change the sign of a number.",
+        None,
+        _negate,
+    ),
+    TransformType(
+        "abs",
+        "Absolute value of a number.",
+        None,
+        _abs,
+    ),
+    TransformType(
+        "truncate",
+        "Cut text to at most N characters.",
+        int,
+        _truncate,
+    ),
+]
+TRANSFORMS: dict[str, TransformType] = {t.name: t for t in _ALL}
 
 ArgMode = Literal["none", "optional", "required"]
 
