@@ -131,12 +131,16 @@ def load_located(text: str, file: str) -> LocatedDocument:
     return builder.doc
 
 
-def load_located_file(path: Path) -> LocatedDocument:
-    """Read and parse ``path``; a missing or unreadable file is a clear error."""
+def read_source_text(path: Path) -> str:
+    """Read a UTF-8 file; a missing or unreadable file is a one-line SourceFileError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise SourceFileError(f"{path}: file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceFileError(f"{path}: cannot read: {exc}") from exc
-    return load_located(text, str(path))
+
+
+def load_located_file(path: Path) -> LocatedDocument:
+    """Read and parse ``path``, keeping positions."""
+    return load_located(read_source_text(path), str(path))

@@ -137,3 +137,13 @@ def unrounded_amounts(model: BaseModel, currency: str) -> list[str]:
 
     walk(model, "")
     return found
+
+
+def require_rounded(model: BaseModel, currency: str) -> None:
+    """Raise ValueError naming every amount with digits past the currency's minor unit."""
+    bad = unrounded_amounts(model, currency)
+    if bad:
+        places = money.minor_units(currency)
+        raise ValueError(
+            f"amounts with more than {places} decimals for {currency}: {', '.join(bad)}"
+        )

@@ -27,7 +27,7 @@ from hub.canonical.common import (
     Rate,
     SystemIds,
     TaxCategory,
-    unrounded_amounts,
+    require_rounded,
 )
 
 ZERO = Decimal(0)
@@ -175,9 +175,7 @@ class Invoice(Canonical):
 
     @model_validator(mode="after")
     def _consistent(self) -> Invoice:
-        bad = unrounded_amounts(self, self.currency)
-        if bad:
-            raise ValueError(f"amounts with more decimals than {self.currency} allows: {bad}")
+        require_rounded(self, self.currency)
         if self.type_code is InvoiceTypeCode.CREDIT_NOTE and not self.preceding_invoice:
             raise ValueError("a credit note must reference the invoice it corrects (BT-25)")
         differs = self.accounting_currency and self.accounting_currency != self.currency

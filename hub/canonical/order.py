@@ -27,7 +27,7 @@ from hub.canonical.common import (
     Rate,
     SystemIds,
     TaxCategory,
-    unrounded_amounts,
+    require_rounded,
 )
 
 ZERO = Decimal(0)
@@ -184,12 +184,7 @@ class Order(Canonical):
         for line in self.lines:
             if line.line_amount is None:
                 line.line_amount = money.round_money(line.quantity * line.unit_price, self.currency)
-        bad = unrounded_amounts(self, self.currency)
-        if bad:
-            places = money.minor_units(self.currency)
-            raise ValueError(
-                f"amounts with more than {places} decimals for {self.currency}: {', '.join(bad)}"
-            )
+        require_rounded(self, self.currency)
         return self
 
     @computed_field  # type: ignore[prop-decorator]

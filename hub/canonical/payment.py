@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from hub.canonical.common import Amount, Canonical, CurrencyCode, SystemIds, unrounded_amounts
+from hub.canonical.common import Amount, Canonical, CurrencyCode, SystemIds, require_rounded
 
 
 class PaymentAllocation(Canonical):
@@ -40,7 +40,5 @@ class Payment(Canonical):
 
     @model_validator(mode="after")
     def _amounts_fit_currency(self) -> Payment:
-        bad = unrounded_amounts(self, self.currency)
-        if bad:
-            raise ValueError(f"amounts with more decimals than {self.currency} allows: {bad}")
+        require_rounded(self, self.currency)
         return self

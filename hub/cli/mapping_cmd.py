@@ -15,6 +15,7 @@ from hub.config import Settings, load_settings
 from hub.errors import MappingApplyError, MappingCompileError, SourceFileError
 from hub.mapping import MappingResult, registry
 from hub.mapping.format import mapping_json_schema
+from hub.yamlsource import read_source_text
 
 app = typer.Typer(
     help="Check, test and explain YAML field mappings.",
@@ -35,12 +36,7 @@ def _settings(config: Path | None) -> Settings:
 
 def read_json(path: Path) -> Any:
     """A JSON document with exact decimals; unreadable or invalid files are one-line errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourceFileError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceFileError(f"{path}: cannot read: {exc}") from None
+    text = read_source_text(path)
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from hub.errors import Issue, MappingCompileError, SourceFileError, UnknownNameError
+from hub.errors import Issue, MappingCompileError, UnknownNameError
 from hub.mapping.expressions import Expression, ExpressionSyntaxError, compile_expression
 from hub.mapping.format import ControlSource, FieldSpec, MappingFile
 from hub.mapping.shapes import TargetType, field_names, resolve_shape, target_type
@@ -29,7 +29,13 @@ from hub.mapping.transforms import (
     TransformContext,
     build_transform,
 )
-from hub.yamlsource import LocatedDocument, Location, PathKey, load_located
+from hub.yamlsource import (
+    LocatedDocument,
+    Location,
+    PathKey,
+    load_located,
+    load_located_file,
+)
 
 if TYPE_CHECKING:
     from hub.mapping.engine import MappingResult
@@ -430,10 +436,4 @@ def load_mapping_text(text: str, file: str, name: str | None = None) -> Compiled
 
 def load_mapping_file(path: Path, name: str | None = None) -> CompiledMapping:
     """Read and compile a mapping file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourceFileError(f"{path}: mapping file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourceFileError(f"{path}: cannot read: {exc}") from None
-    return compile_mapping(load_located(text, str(path)), name or path.stem, path.parent)
+    return compile_mapping(load_located_file(path), name or path.stem, path.parent)
