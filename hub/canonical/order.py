@@ -8,12 +8,11 @@ is reported, not papered over.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field, computed_field, model_validator
+from pydantic import AwareDatetime, Field, computed_field, model_validator
 
 from hub import money
 from hub.canonical.common import (
@@ -154,8 +153,8 @@ class Order(Canonical):
     external_ids: SystemIds = Field(
         default_factory=dict, description="The order's id in each system, e.g. magento entity id."
     )
-    order_date: datetime = Field(description="When the order was placed (timezone-aware).")
-    updated_at: datetime | None = None
+    order_date: AwareDatetime = Field(description="When the order was placed (timezone-aware).")
+    updated_at: AwareDatetime | None = None
     status: OrderStatus = OrderStatus.OPEN
     currency: CurrencyCode = Field(description="Document currency (BT-5).")
     accounting_currency: CurrencyCode | None = Field(

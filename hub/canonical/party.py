@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hub.canonical.common import (
     Address,
@@ -15,6 +15,7 @@ from hub.canonical.common import (
     CurrencyCode,
     PaymentTerms,
     SystemIds,
+    require_rounded,
 )
 
 
@@ -41,3 +42,11 @@ class Party(Canonical):
     )
     customer_group: str | None = Field(None, description="Pricing group, e.g. Wholesale.")
     active: bool = True
+
+    @model_validator(mode="after")
+    def _credit_limit_fits_currency(self) -> Party:
+        if self.credit_limit is not None:
+            if self.currency is None:
+                raise ValueError("credit_limit needs the account's currency")
+            require_rounded(self, self.currency)
+        return self

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from hub.canonical.common import Amount, Canonical, CurrencyCode, SystemIds, require_rounded
 
@@ -31,7 +31,7 @@ class Payment(Canonical):
     currency: CurrencyCode
     booking_date: date | None = None
     value_date: date = Field(description="When the money is available.")
-    received_at: datetime | None = None
+    received_at: AwareDatetime | None = None
     payer_name: str | None = None
     payer_account: str | None = Field(None, description="IBAN or account number.")
     remittance_information: str | None = Field(None, description="Reference text sent by payer.")

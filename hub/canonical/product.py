@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from hub.canonical.common import Canonical, CurrencyCode, Quantity, SystemIds, TaxCategory
 
@@ -35,7 +34,7 @@ class StockLevel(Canonical):
     location: str = Field("default", description="Warehouse or source code.")
     on_hand: Quantity = Field(description="Physically present.")
     reserved: Quantity = Field(Decimal(0), ge=0, description="Promised to open orders.")
-    as_of: datetime = Field(description="When the count was taken (timezone-aware).")
+    as_of: AwareDatetime = Field(description="When the count was taken (timezone-aware).")
 
     @property
     def available(self) -> Decimal:

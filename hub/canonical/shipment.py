@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from hub.canonical.common import Address, Canonical, Quantity, SystemIds
 
@@ -35,7 +34,7 @@ class Shipment(Canonical):
     shipment_number: str = Field(min_length=1)
     order_number: str = Field(min_length=1, description="The order it fulfils (BT-13).")
     external_ids: SystemIds = Field(default_factory=dict)
-    shipped_at: datetime = Field(description="Actual delivery/dispatch date (BT-72).")
+    shipped_at: AwareDatetime = Field(description="Actual delivery/dispatch date (BT-72).")
     lines: list[ShipmentLine] = Field(min_length=1)
     packages: list[Package] = Field(default_factory=list)
     ship_from: str | None = Field(None, description="Warehouse or source location.")

@@ -9,8 +9,9 @@ There is no Python evaluation anywhere in a mapping: only JMESPath and named tra
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 import jmespath
@@ -27,6 +28,12 @@ class _DecimalAwareFunctions(jp_functions.Functions):
         subtypes = [(*group, "Decimal") if "float" in group else group for group in subtypes]
         return allowed, subtypes
 
+    def _convert_to_jmespath_type(self, pyobject: str) -> str:
+        if pyobject == "Decimal":
+            return "number"
+        result: str = super()._convert_to_jmespath_type(pyobject)  # type: ignore[misc]
+        return result
+
     @jp_functions.signature({"types": []})
     def _func_type(self, arg: Any) -> str:
         if isinstance(arg, Decimal):
@@ -36,11 +43,50 @@ class _DecimalAwareFunctions(jp_functions.Functions):
 
     @jp_functions.signature({"types": []})
     def _func_to_string(self, arg: Any) -> str:
-        if isinstance(arg, str):
+        return arg if isinstance(arg, str) else to_json_text(arg)
+
+    @jp_functions.signature({"types": []})
+    def _func_to_number(self, arg: Any) -> int | Decimal | None:
+        if isinstance(arg, bool) or arg is None or isinstance(arg, list | dict):
+            return None
+        if isinstance(arg, int | Decimal):
             return arg
-        if isinstance(arg, Decimal):
-            return str(arg)
-        return json.dumps(arg, separators=(",", ":"), default=str)
+        try:
+            number = Decimal(str(arg).strip())
+        except InvalidOperation:
+            return None
+        return number if number.is_finite() else None
+
+
+def to_json_text(value: Any) -> str:
+    """JSON text of ``value`` with Decimals written as exact JSON numbers."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        items = (f"{json.dumps(str(k))}:{to_json_text(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(to_json_text(v) for v in value) + "]"
+    return json.dumps(value, default=str)
+
+
+def _exact_literals(node: Any) -> None:
+    """Turn float literals (`0.5`) into Decimal so they add and compare exactly."""
+    if isinstance(node, dict):
+        if node.get("type") == "literal":
+            node["value"] = _decimalize(node["value"])
+        for child in node.get("children", ()):
+            _exact_literals(child)
+
+
+def _decimalize(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, list):
+        return [_decimalize(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _decimalize(v) for k, v in value.items()}
+    return value
 
 
 _OPTIONS = jmespath.Options(custom_functions=_DecimalAwareFunctions())
@@ -70,6 +116,8 @@ class Expression:
         try:
             return self.parsed.search(data, options=_OPTIONS)
         except jp_errors.JMESPathError as exc:
+            raise ExpressionRuntimeError(f"{self.text!r}: {exc}") from exc
+        except (TypeError, ArithmeticError) as exc:  # e.g. a number added to text
             raise ExpressionRuntimeError(f"{self.text!r}: {exc}") from exc
 
     @property
@@ -120,9 +168,12 @@ def compile_expression(text: str) -> Expression:
     unknown = _unknown_functions(tree)
     if unknown:
         known = ", ".join(sorted(_FUNCTION_NAMES))
+        call = re.search(rf"(?<![\w$]){re.escape(unknown[0])}\s*\(", text)
         raise ExpressionSyntaxError(
-            f"unknown JMESPath function {unknown[0]}(); known: {known}", text.find(unknown[0])
+            f"unknown JMESPath function {unknown[0]}(); known: {known}",
+            call.start() if call else 0,
         )
+    _exact_literals(tree)
     names: set[str] = set()
     _field_names(tree, names)
     return Expression(text=text, parsed=parsed, names=frozenset(names))
@@ -130,4 +181,8 @@ def compile_expression(text: str) -> Expression:
 
 def is_truthy(value: Any) -> bool:
     """JMESPath truthiness: empty list/object/string, false and null are false."""
-    return value not in (None, False, "", [], {})
+    if value is None or value is False:
+        return False
+    if isinstance(value, str | list | dict):
+        return len(value) > 0
+    return True

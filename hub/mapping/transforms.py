@@ -16,7 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 
 from hub import money
 
@@ -200,7 +200,7 @@ def _date(args: DateArgs, _: TransformContext) -> Fn:
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ArgumentError(f"unknown time zone {name!r} (use an IANA name)") from None
 
 
@@ -237,7 +237,7 @@ def _map_key(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value.to_integral_value() else str(value)
+        return format(value.normalize(), "f")  # 10.0 -> "10", 1.50 -> "1.5", never 1E+1
     return value if isinstance(value, str) else str(value)
 
 
@@ -257,9 +257,9 @@ def _subtract(_: None, __: TransformContext) -> Fn:
     def fn(value: Any) -> Decimal | None:
         if value is None:
             return None
-        if not isinstance(value, list) or not value or value[0] is None:
+        if not isinstance(value, list) or not value:
             raise TransformError("subtract", f"expected [minuend, subtrahend...], got {value!r}")
-        first, *rest = _numbers(value, "subtract")
+        first, *rest = [Decimal(0) if v is None else _to_decimal(v, "subtract") for v in value]
         return first - sum(rest, Decimal(0))
 
     return fn
@@ -371,9 +371,19 @@ def _required(message: str | None, _: TransformContext) -> Fn:
     return fn
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: 0 equals 0.0 (both numbers), but 0 does not equal false."""
+    numbers = (int, Decimal, float)
+    if isinstance(a, numbers) and isinstance(b, numbers):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return type(a) is type(b) and a == b
+        return _to_decimal(a) == _to_decimal(b)
+    return type(a) is type(b) and a == b
+
+
 def _null_if(values: list[Any], _: TransformContext) -> Fn:
     def fn(value: Any) -> Any:
-        return None if any(value == v and type(value) is type(v) for v in values) else value
+        return None if any(_same(value, v) for v in values) else value
 
     return fn
 
@@ -402,6 +412,8 @@ def _currency(_: None, __: TransformContext) -> Fn:
                 code = str(pycountry.currencies.lookup(text).alpha_3)
             except LookupError:
                 raise TransformError("currency", f"{value!r} is not an ISO 4217 currency") from None
+        if not money.is_currency(code):
+            raise TransformError("currency", f"{value!r} ({code}) is not an invoicing currency")
         return code
 
     return _skip_none(fn)
@@ -562,7 +574,7 @@ _ALL = [
     TransformType(
         "truncate",
         "Cut text to at most N characters.",
-        int,
+        StrictInt,
         _truncate,
     ),
 ]
@@ -593,7 +605,7 @@ def build_transform(name: str, raw_args: Any, has_args: bool, ctx: TransformCont
     """
     kind = TRANSFORMS[name]
     if kind.args is None:
-        if has_args and raw_args not in (None, {}, True):
+        if has_args and not (raw_args is None or raw_args is True or raw_args == {}):
             raise ArgumentError(f"transform {name!r} takes no arguments")
         return kind.build(None, ctx)
     if not has_args:
