@@ -131,6 +131,8 @@ class _Compiler:
         self.base_dir = base_dir
         self.issues: list[Issue] = []
         self.extra_bytes: list[bytes] = []
+        self.root_names: set[str] = set()
+        """Names read by `scope: root` fields anywhere: they count as read at the root."""
 
     def fail(self, path: PathKey, message: str, *, key: bool = False, offset: int = 0) -> None:
         loc = self.doc.at(path, key=key)
@@ -216,6 +218,8 @@ class _Compiler:
             transforms=self.transforms(spec.transforms, (*path, "transforms"), ctx),
             when=self.expression(spec.when, (*path, "when")),
         )
+        if node.scope_root and node.source is not None:
+            self.root_names |= node.source.names
         if spec.each is not None:
             node.kind = "list"
             node.each = self.expression(spec.each, (*path, "each"))
@@ -368,6 +372,7 @@ def compile_mapping(doc: LocatedDocument, name: str, base_dir: Path) -> Compiled
     if compiler.issues:
         raise MappingCompileError(compiler.issues)
     root.owns_context = True
+    root.names = root.names | compiler.root_names
     for check in controls:
         root.names = root.names | check.source.names
 
