@@ -1,0 +1,1 @@
+"""The durable delivery queue: states, retry policy, dispositions, breaker, workers."""
