@@ -71,6 +71,15 @@ def _mark(file: str, node: yaml.Node) -> Location:
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
+def _key_text(key: object) -> str:
+    """Mapping keys as text, spelt as YAML/JSON spell them (true, not True)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return key if isinstance(key, str) else str(key)
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -86,11 +95,11 @@ class _Builder:
             explicit: set[str | int] = set()
             for key_node, value_node in node.value:
                 key = self.build_scalar(key_node)
-                if not isinstance(key, str | int):
+                if not isinstance(key, str | int | bool | float | Decimal) and key is not None:
                     raise SourceFileError(
                         f"{_mark(self.file, key_node)}: mapping keys must be strings"
                     )
-                key_s: str | int = key if isinstance(key, str) else str(key)
+                key_s: str | int = _key_text(key)
                 if key_s in explicit:
                     raise SourceFileError(f"{_mark(self.file, key_node)}: duplicate key {key_s!r}")
                 if id(key_node) in own:  # merged (<<) keys may be overridden, own keys not

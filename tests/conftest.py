@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,3 +31,11 @@ def magento_order_mapping() -> CompiledMapping:
 @pytest.fixture(scope="session")
 def sap_order_mapping() -> CompiledMapping:
     return load_mapping_file(MAPPINGS / "sap" / "order.outbound.yaml", "sap/order.outbound")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_schemas() -> Iterator[None]:
+    yield
+    from tests.pg import drop_schemas
+
+    drop_schemas()

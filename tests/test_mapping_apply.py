@@ -137,10 +137,13 @@ def test_canonical_order_to_sap_sales_order(
     for item, line in zip(items, order.lines, strict=True):
         assert item.RequestedQuantity == line.quantity
         assert item.PurchaseOrderByCustomer == order.order_number
-        (price,) = item.to_PricingElement or []
-        assert price.ConditionType == "PR00"
-        assert price.ConditionRateValue == line.unit_price
-        assert price.ConditionCurrency == order.currency
+        elements = {e.ConditionType: e for e in item.to_PricingElement or []}
+        assert elements["PR00"].ConditionRateValue == line.unit_price
+        assert elements["PR00"].ConditionCurrency == order.currency
+        if line.discount_amount:
+            assert elements["RB00"].ConditionRateValue == -line.discount_amount
+        else:
+            assert "RB00" not in elements
 
 
 def test_unknown_customer_is_a_master_data_error(

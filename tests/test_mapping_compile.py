@@ -171,3 +171,41 @@ def test_bundled_mappings_satisfy_the_committed_schema() -> None:
     schema = json.loads((MAPPINGS / "mapping.schema.json").read_text(encoding="utf-8"))
     for path in sorted(MAPPINGS.rglob("*.yaml")):
         jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("  notes: {each: tags, transforms: [lower]}\n", "`transforms` does not apply"),
+        ("  notes: {each: tags, from: x}\n", "`from` does not apply"),
+        ("  currency: {from: c, transforms: [map]}\n", "'map' needs arguments"),
+        ("  currency: {from: c, transforms: [default]}\n", "'default' needs arguments"),
+    ],
+)
+def test_keys_that_would_do_nothing_are_refused(body: str, words: str) -> None:
+    with pytest.raises(MappingCompileError, match=words):
+        load_mapping_text(HEADER + "fields:\n" + body, "m.yaml")
+
+
+def test_unquoted_boolean_map_keys_match_booleans() -> None:
+    mapping = load_mapping_text(
+        HEADER + "fields:\n  order_number: n\n  currency:\n    from: 'eur_flag'\n"
+        "    transforms: [{map: {values: {true: EUR, false: USD}}}]\n",
+        "m.yaml",
+    )
+    compiled = mapping.root.children["currency"].transforms[0]
+    assert compiled.fn(True) == "EUR"
+    assert compiled.fn(False) == "USD"
+
+
+def test_mappings_below_a_folder_called_samples_are_found(tmp_path: Path) -> None:
+    from hub.mapping import registry
+
+    base = tmp_path / "samples" / "mappings"
+    (base / "shop").mkdir(parents=True)
+    (base / "shop" / "order.inbound.yaml").write_text(
+        HEADER + "fields:\n  order_number: n\n", encoding="utf-8"
+    )
+    (base / "shop" / "samples").mkdir()
+    (base / "shop" / "samples" / "x.yaml").write_text("not: a mapping\n", encoding="utf-8")
+    assert list(registry.discover([base])) == ["shop/order.inbound"]

@@ -258,7 +258,8 @@ def test_arg_modes() -> None:
     assert modes["truncate"] == "required"
     assert modes["format"] == "required"
     assert modes["split"] == "required"
-    assert modes["map"] == "optional"  # refused later by the map's own check
+    assert modes["map"] == "required"
+    assert modes["default"] == "required"
 
 
 # --- format -----------------------------------------------------------------------------

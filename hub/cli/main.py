@@ -10,7 +10,6 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from hub import __version__
@@ -54,23 +53,22 @@ def main(
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also used by tests)."""
+    """Run the CLI; returns the exit code (also used by tests).
+
+    Usage errors are typer's to print (with the usage line); errors the hub raises on
+    purpose print as one line; anything else is a bug and keeps its traceback.
+    """
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="o2c", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except HubError as exc:
         if _state["debug"]:
             raise
-        err.print(f"[red]error:[/red] {exc.message}", markup=True)
+        err.print(f"error: {exc.message}", style="red", markup=False, highlight=False)
         return 1
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def entry() -> None:

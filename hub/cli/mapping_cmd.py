@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from hub.cli.output import err, out
 from hub.config import Settings, load_settings
@@ -28,6 +30,13 @@ ConfigOption = Annotated[
 ]
 
 SCHEMA_FILE = "mapping.schema.json"
+
+
+class Policy(StrEnum):
+    """Control-total policy chosen on the command line."""
+
+    reject = "reject"
+    flag = "flag"
 
 
 def _settings(config: Path | None) -> Settings:
@@ -65,7 +74,7 @@ def check(
             failed += 1
             issues = exc.issues if isinstance(exc, MappingCompileError) else [exc.message]
             for issue in issues:
-                err.print(f"[red]{issue}[/red]", markup=True)
+                err.print(str(issue), style="red", markup=False)
             continue
         out.print(f"ok  {mapping.name}  {mapping.version}  → {mapping.shape_name}")
     if failed:
@@ -78,11 +87,11 @@ def _print_explain(result: MappingResult) -> None:
         table.add_column(column, overflow="fold")
     for entry in result.explain:
         table.add_row(
-            entry.field,
-            str(entry.value),
-            entry.source,
-            " → ".join(entry.transforms) or "-",
-            entry.location.rsplit(":", 2)[-2] if ":" in entry.location else entry.location,
+            Text(entry.field),
+            Text(str(entry.value)),
+            Text(entry.source),
+            Text(" → ".join(entry.transforms) or "-"),
+            Text(entry.location.rsplit(":", 2)[-2] if ":" in entry.location else entry.location),
         )
     err.print(table)
 
@@ -95,10 +104,11 @@ def run_test(
         bool, typer.Option("--explain", help="Show where every output value came from.")
     ] = False,
     on_mismatch: Annotated[
-        str | None,
+        Policy | None,
         typer.Option(
             "--on-mismatch",
-            help="Control-total policy: reject or flag (default: mapping, then hub config).",
+            help="Control-total policy for this run, overriding the mapping and the hub "
+            "config (default: the mapping's, else mappings.control_totals.on_mismatch).",
         ),
     ] = None,
     config: ConfigOption = None,
@@ -108,20 +118,18 @@ def run_test(
     dirs = list(settings.mappings.paths)
     compiled = registry.load(mapping, dirs)
     source = read_json(input_file)
-    policy = on_mismatch or settings.mappings.control_totals.on_mismatch
-    if policy not in ("reject", "flag"):
-        raise typer.BadParameter("must be 'reject' or 'flag'", param_hint="--on-mismatch")
-    chosen: Literal["reject", "flag"] = "reject" if policy == "reject" else "flag"
+    defaults = settings.mappings.control_totals
     try:
         result = compiled.apply(
             source,
             explain=explain,
-            on_mismatch=chosen,
-            tolerance=None,
+            on_mismatch=defaults.on_mismatch,
+            tolerance=defaults.tolerance,
+            force_on_mismatch=on_mismatch.value if on_mismatch else None,
         )
     except MappingApplyError as exc:
         for issue in exc.issues:
-            err.print(f"[red]{issue}[/red]", markup=True)
+            err.print(str(issue), style="red", markup=False)
         err.print(f"{len(exc.issues)} problem(s) mapping {input_file}", style="red")
         raise typer.Exit(1) from None
     out.print_json(result.document.model_dump_json())

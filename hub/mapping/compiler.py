@@ -101,7 +101,7 @@ class CompiledMapping:
     unmapped_ignore: list[str]
     controls: list[ControlCheck]
     control_on_mismatch: Literal["reject", "flag"] | None
-    control_tolerance: Decimal
+    control_tolerance: Decimal | None
     description: str | None = None
 
     @property
@@ -116,12 +116,18 @@ class CompiledMapping:
         explain: bool = False,
         on_mismatch: Literal["reject", "flag"] = "reject",
         tolerance: Decimal | None = None,
+        force_on_mismatch: Literal["reject", "flag"] | None = None,
     ) -> MappingResult:
         """Map one document; see :func:`hub.mapping.engine.apply_mapping`."""
         from hub.mapping.engine import apply_mapping
 
         return apply_mapping(
-            self, source, explain=explain, on_mismatch=on_mismatch, tolerance=tolerance
+            self,
+            source,
+            explain=explain,
+            on_mismatch=on_mismatch,
+            tolerance=tolerance,
+            force_on_mismatch=force_on_mismatch,
         )
 
 
@@ -221,6 +227,15 @@ class _Compiler:
         if node.scope_root and node.source is not None:
             self.root_names |= node.source.names
         if spec.each is not None:
+            for key in ("from_", "const", "sequence", "transforms"):
+                if key in spec.model_fields_set:
+                    label = "from" if key == "from_" else key
+                    self.fail(
+                        (*path, label),
+                        f"`{label}` does not apply to a list built with `each`; "
+                        "put it under `item` (values) or in `fields` (objects)",
+                        key=True,
+                    )
             node.kind = "list"
             node.each = self.expression(spec.each, (*path, "each"))
             if target.kind not in ("list", "any"):
@@ -394,7 +409,7 @@ def compile_mapping(doc: LocatedDocument, name: str, base_dir: Path) -> Compiled
         unmapped_ignore=raw.unmapped.ignore,
         controls=controls,
         control_on_mismatch=raw.control_totals.on_mismatch if raw.control_totals else None,
-        control_tolerance=raw.control_totals.tolerance if raw.control_totals else Decimal(0),
+        control_tolerance=raw.control_totals.tolerance if raw.control_totals else None,
         description=raw.description,
     )
 

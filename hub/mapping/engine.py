@@ -174,6 +174,10 @@ def _evaluate(
         value = ctx
 
     if node.kind == "object":
+        if node.transforms:  # e.g. `required` on an object, or a default object
+            value = _apply_transforms(run, node, node.transforms, value, out, src)
+            if value is _OMIT:
+                return _OMIT
         if value is None:
             run.trace[out] = (node, src)
             return _OMIT
@@ -307,12 +311,17 @@ def apply_mapping(
     explain: bool = False,
     on_mismatch: Literal["reject", "flag"] = "reject",
     tolerance: Decimal | None = None,
+    force_on_mismatch: Literal["reject", "flag"] | None = None,
 ) -> MappingResult:
     """Map ``source`` (parsed JSON, Decimal numbers; or a model for outbound mappings).
 
-    Raises MappingApplyError with every problem found, or ControlTotalError when the
-    totals disagree and the policy is ``reject``.
+    Control totals: the mapping's own ``on_mismatch`` and ``tolerance`` win over the
+    defaults passed here (the hub config's); ``force_on_mismatch`` overrides both (a
+    one-off test run). Raises MappingApplyError with every problem found, or
+    ControlTotalError when the totals disagree and the policy is ``reject``.
     """
+    if isinstance(source, dict) and mapping.direction == "outbound":
+        source = _canonical_input(mapping, source)
     if isinstance(source, BaseModel):
         source = source.model_dump(mode="python")
     if not isinstance(source, dict):
@@ -358,7 +367,11 @@ def apply_mapping(
         explain=run.entries,
         unmapped=run.unmapped,
     )
-    _control_totals(mapping, run, result, on_mismatch, tolerance)
+    policy = force_on_mismatch or mapping.control_on_mismatch or on_mismatch
+    limit = mapping.control_tolerance
+    if limit is None:
+        limit = tolerance if tolerance is not None else Decimal(0)
+    _control_totals(mapping, run, result, policy, limit)
     return result
 
 
@@ -373,12 +386,11 @@ def _control_totals(
     mapping: CompiledMapping,
     run: _Run,
     result: MappingResult,
-    on_mismatch: Literal["reject", "flag"],
-    tolerance: Decimal | None,
+    policy: Literal["reject", "flag"],
+    limit: Decimal,
 ) -> None:
     if not mapping.controls:
         return
-    limit = mapping.control_tolerance if tolerance is None else tolerance
     problems: list[Issue] = []
     for check in mapping.controls:
         expected = _control_source(run, check, problems)
@@ -390,7 +402,6 @@ def _control_totals(
             result.discrepancies.append(
                 Discrepancy(check.target, check.source.text, mapped_dec, expected)
             )
-    policy = mapping.control_on_mismatch or on_mismatch
     if problems:
         raise MappingApplyError(problems)
     if result.discrepancies and policy == "reject":
@@ -436,3 +447,26 @@ def _control_source(run: _Run, check: ControlCheck, problems: list[Issue]) -> De
             )
         )
         return None
+
+
+def _canonical_input(mapping: CompiledMapping, source: dict[str, Any]) -> Any:
+    """An outbound mapping reads a canonical document: validate JSON input as one first,
+    so amounts are Decimals and dates are dates, exactly as inside the hub."""
+    from hub.canonical import model_for
+
+    model = model_for(mapping.kind)
+    data = {k: v for k, v in source.items() if k not in model.model_computed_fields}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise MappingApplyError(
+            [
+                Issue(
+                    "(input)",
+                    f"{_dotted(tuple(e['loc']))}: {e['msg']}",
+                    field=_dotted(tuple(e["loc"])),
+                    rule=str(e["type"]),
+                )
+                for e in exc.errors()
+            ],
+        ) from None

@@ -105,7 +105,9 @@ class ControlTotals(_Strict):
         description="reject: the document goes to quarantine; flag: accepted with a "
         "discrepancy flag. Unset: the hub's configured default.",
     )
-    tolerance: Decimal = Field(Decimal(0), ge=0, description="Largest difference accepted.")
+    tolerance: Decimal | None = Field(
+        None, ge=0, description="Largest difference accepted; unset: the hub's configured one."
+    )
     checks: dict[str, ControlSource] = Field(
         description="Output path (e.g. totals.grand_total) → source amount expression."
     )

@@ -16,8 +16,11 @@ from hub.mapping.compiler import CompiledMapping, load_mapping_file
 MAPPING_SUFFIX = ".yaml"
 
 
-def _is_mapping_file(path: Path) -> bool:
-    return path.suffix == MAPPING_SUFFIX and path.is_file() and "samples" not in path.parts
+def _is_mapping_file(path: Path, base: Path) -> bool:
+    """A YAML file below ``base``, not inside a samples folder of the mappings tree."""
+    if path.suffix != MAPPING_SUFFIX or not path.is_file():
+        return False
+    return "samples" not in path.relative_to(base).parts
 
 
 def discover(dirs: Sequence[Path]) -> dict[str, Path]:
@@ -27,7 +30,7 @@ def discover(dirs: Sequence[Path]) -> dict[str, Path]:
         if not base.is_dir():
             continue
         for path in sorted(base.rglob(f"*{MAPPING_SUFFIX}")):
-            if not _is_mapping_file(path):
+            if not _is_mapping_file(path, base):
                 continue
             name = path.relative_to(base).with_suffix("").as_posix()
             found.setdefault(name, path)

@@ -86,6 +86,8 @@ class TransformType:
     summary: str
     args: Any  # a type for TypeAdapter; None when the transform takes no arguments
     build: Callable[[Any, TransformContext], Fn]
+    needs_args: bool = False
+    """True when a bare name would be meaningless (map, default)."""
 
 
 def _skip_none(fn: Fn) -> Fn:
@@ -498,6 +500,7 @@ _ALL = [
         "Value map: inline `values` or a named `lookup` table.",
         MapArgs,
         _map,
+        needs_args=True,
     ),
     TransformType(
         "format",
@@ -522,6 +525,7 @@ _ALL = [
         "Use this value when the source is null or empty.",
         Any,
         _default,
+        needs_args=True,
     ),
     TransformType(
         "required",
@@ -587,6 +591,8 @@ def arg_mode(kind: TransformType) -> ArgMode:
     """Whether a transform can be written as a bare name, must have arguments, or both."""
     if kind.args is None:
         return "none"
+    if kind.needs_args:
+        return "required"
     try:
         TypeAdapter(kind.args).validate_python({} if _is_model(kind.args) else None)
     except ValidationError:
@@ -609,6 +615,8 @@ def build_transform(name: str, raw_args: Any, has_args: bool, ctx: TransformCont
             raise ArgumentError(f"transform {name!r} takes no arguments")
         return kind.build(None, ctx)
     if not has_args:
+        if kind.needs_args:
+            raise ArgumentError(f"transform {name!r} needs arguments, e.g. {{{name}: ...}}")
         raw_args = {} if _is_model(kind.args) else None
     try:
         args = TypeAdapter(kind.args).validate_python(raw_args)

@@ -1,0 +1,141 @@
+"""The store's tables. Times are UTC; JSON is stored as text so both databases agree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+_BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
+"""BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY."""
+
+
+class Message(SQLModel, table=True):
+    """An inbound document, stored raw and canonical before the hub answers 2xx."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint(
+            "system", "kind", "external_id", "content_hash", name="uq_message_content"
+        ),
+        UniqueConstraint("system", "kind", "external_id", "version", name="uq_message_version"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    system: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    external_id: str = Field(max_length=255, index=True)
+    version: int = Field(description="1 for the first document with this external id, then 2, ...")
+    content_hash: str = Field(max_length=64)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    content_type: str = Field(max_length=100)
+    canonical: str = Field(sa_column=Column(Text, nullable=False))
+    mapping_name: str = Field(max_length=255)
+    mapping_version: str = Field(max_length=100)
+    flagged: bool = Field(default=False, description="Accepted with control-total discrepancies.")
+    discrepancies: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    unmapped: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    correlation_id: str = Field(max_length=64, index=True)
+    received_at: datetime = Field(index=True)
+
+
+class ExternalRef(SQLModel, table=True):
+    """Every id a message is known by, in any system: searchable with one query."""
+
+    __tablename__ = "external_ref"
+    __table_args__ = (UniqueConstraint("message_id", "system", "value", name="uq_external_ref"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_PK, primary_key=True, autoincrement=True)
+    )
+    message_id: str = Field(foreign_key="message.id", max_length=36, index=True)
+    system: str = Field(max_length=64)
+    value: str = Field(max_length=255, index=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One message routed to one target: the unit the queue claims, retries and orders."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_claim", "status", "next_attempt_at"),
+        Index("ix_delivery_order", "target", "ordering_key", "id"),
+        UniqueConstraint("message_id", "route", name="uq_delivery_route"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_PK, primary_key=True, autoincrement=True)
+    )
+    message_id: str = Field(foreign_key="message.id", max_length=36, index=True)
+    route: str = Field(max_length=128)
+    target: str = Field(max_length=128)
+    mapping_name: str | None = Field(default=None, max_length=255)
+    ordering_key: str = Field(max_length=255)
+    idempotency_key: str = Field(max_length=255)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    reclaims: int = 0
+    next_attempt_at: datetime
+    first_attempt_at: datetime | None = None
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    error_class: str | None = Field(default=None, max_length=64)
+    error_fingerprint: str | None = Field(default=None, max_length=255, index=True)
+    target_reference: str | None = Field(default=None, max_length=255, index=True)
+    sent_payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    sent_mapping_version: str | None = Field(default=None, max_length=100)
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+
+
+class Attempt(SQLModel, table=True):
+    """One call to a target, kept for the message timeline (secrets filtered)."""
+
+    __tablename__ = "attempt"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_PK, primary_key=True, autoincrement=True)
+    )
+    delivery_id: int = Field(foreign_key="delivery.id", index=True)
+    number: int
+    worker: str = Field(max_length=64)
+    started_at: datetime
+    duration_ms: int
+    outcome: str = Field(max_length=16)
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    response_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Quarantined(SQLModel, table=True):
+    """An inbound document that could not be parsed or mapped: kept whole, replayable."""
+
+    __tablename__ = "quarantined"
+
+    id: str = Field(primary_key=True, max_length=36)
+    system: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    content_type: str = Field(max_length=100)
+    errors: str = Field(sa_column=Column(Text, nullable=False))
+    mapping_version: str | None = Field(default=None, max_length=100)
+    status: str = Field(max_length=16, description="open, replayed or discarded")
+    message_id: str | None = Field(default=None, max_length=36)
+    correlation_id: str = Field(max_length=64)
+    received_at: datetime = Field(index=True)
+    resolved_at: datetime | None = None
+
+
+class TargetState(SQLModel, table=True):
+    """Per-target breaker state, shared by every worker process through the database."""
+
+    __tablename__ = "target_state"
+
+    target: str = Field(primary_key=True, max_length=128)
+    breaker: str = Field(sa_column=Column(Text, nullable=False))
+    probe_owner: str | None = Field(default=None, max_length=64)
+    probe_expires_at: datetime | None = None
+    updated_at: datetime
