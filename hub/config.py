@@ -58,6 +58,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from hub.errors import ConfigError, SourceFileError
 from hub.paths import bundled_config_dir, bundled_mappings_dir
+from hub.queue.breaker import BreakerConfig
 from hub.yamlsource import LocatedDocument, PathKey, load_located_file
 
 __all__ = [
@@ -155,10 +156,54 @@ class WorkersSettings(BaseModel):
         ),
     )
 
+    lease_seconds: int = Field(
+        default=120,
+        ge=5,
+        description=(
+            "How long a claimed delivery stays with its worker before another may take it "
+            "over (a worker that died). Keep it above the slowest target's timeout."
+        ),
+    )
+    poison_after: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "A delivery whose worker lost it this many times (crashed mid-delivery) is "
+            "parked as poison instead of being tried again."
+        ),
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long in-flight deliveries may take to finish.",
+    )
+    breaker: BreakerConfig = Field(
+        default_factory=BreakerConfig,
+        description="Per-target circuit breaker: pause a failing target's whole queue.",
+    )
+
     @property
     def poll_interval(self) -> timedelta:
         """``poll_interval_ms`` as a :class:`~datetime.timedelta`."""
         return timedelta(milliseconds=self.poll_interval_ms)
+
+
+def _default_routes_file() -> Path:
+    return bundled_config_dir() / "routes.yaml"
+
+
+class RoutesSettings(BaseModel):
+    """Where the routes and targets are configured."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    file: Path = Field(
+        default_factory=_default_routes_file,
+        description=(
+            "The routes file (targets and routes). A relative path in the config file is "
+            "relative to the config file's directory. Default: the bundled routes.yaml."
+        ),
+    )
 
 
 class LoggingSettings(BaseModel):
@@ -270,6 +315,9 @@ class Settings(BaseModel):
     mappings: MappingsSettings = Field(
         default_factory=MappingsSettings,
         description="Where mapping files are found and how their results are checked.",
+    )
+    routes: RoutesSettings = Field(
+        default_factory=RoutesSettings, description="Where the routes and targets are."
     )
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Secrets the hub needs."

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from hub import __version__
-from hub.cli import config_cmd, demo_cmd, mapping_cmd, schema_cmd
+from hub.cli import config_cmd, demo_cmd, mapping_cmd, pipeline_cmd, schema_cmd
 from hub.cli.output import err
 from hub.errors import HubError
 
@@ -28,6 +28,9 @@ app.add_typer(mapping_cmd.app, name="mapping")
 app.add_typer(config_cmd.app, name="config")
 app.command("schema")(schema_cmd.schema)
 app.command("demo")(demo_cmd.demo)
+app.add_typer(pipeline_cmd.db_app, name="db")
+app.command("ingest")(pipeline_cmd.ingest)
+app.command("worker")(pipeline_cmd.worker)
 
 _state = {"debug": False}
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 _BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
@@ -139,3 +149,16 @@ class TargetState(SQLModel, table=True):
     probe_owner: str | None = Field(default=None, max_length=64)
     probe_expires_at: datetime | None = None
     updated_at: datetime
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# Core tables for the hot paths (claim, finish, ingest): typed columns, no ORM overhead.
+message_table = _table(Message)
+external_ref_table = _table(ExternalRef)
+delivery_table = _table(Delivery)
+attempt_table = _table(Attempt)
+quarantined_table = _table(Quarantined)
+target_state_table = _table(TargetState)

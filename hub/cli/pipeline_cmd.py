@@ -1,0 +1,99 @@
+"""``o2c db``, ``o2c ingest`` and ``o2c worker``: the durable pipeline from the shell."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import track
+
+from hub.cli.mapping_cmd import ConfigOption
+from hub.cli.output import err, out
+from hub.config import load_settings
+from hub.ingest import IngestRejected
+from hub.runtime import runtime_from
+from hub.store import migrate
+
+db_app = typer.Typer(help="Create and upgrade the hub's database.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Bring the database (database.url / O2C_DATABASE_URL) to the newest schema."""
+    runtime = runtime_from(load_settings(config))
+    before = migrate.current_revision(runtime.engine)
+    migrate.upgrade(runtime.engine)
+    after = migrate.current_revision(runtime.engine)
+    out.print(f"database at {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+def ingest(
+    system: Annotated[str, typer.Argument(help="Source system, e.g. magento.")],
+    kind: Annotated[str, typer.Argument(help="Document kind, e.g. order.")],
+    files: Annotated[list[Path], typer.Argument(help="JSON documents to ingest.")],
+    config: ConfigOption = None,
+) -> None:
+    """Store documents durably and queue their deliveries; prints one message id each.
+
+    A duplicate prints the original id. A document that cannot be mapped is kept in
+    quarantine; its problems are printed and the exit code is 1.
+    """
+    runtime = runtime_from(load_settings(config))
+    runtime.upgrade_if_embedded()
+    runtime.require_current_schema()
+    rejected = 0
+    for path in track(
+        files, description="ingesting", console=err, transient=True, disable=len(files) < 20
+    ):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            err.print(f"{path}: cannot read: {exc.strerror}", style="red", markup=False)
+            rejected += 1
+            continue
+        try:
+            result = runtime.ingestor.ingest(system, kind, raw)
+        except IngestRejected as exc:
+            rejected += 1
+            err.print(f"{path}: {exc.message}", style="red", markup=False)
+            continue
+        note = "" if result.created else "  (duplicate: already stored)"
+        out.print(f"{result.message_id}{note}", markup=False)
+    if rejected:
+        raise typer.Exit(1)
+
+
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Deliveries at once (default: workers.concurrency).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run delivery workers until SIGTERM or Ctrl-C (in-flight work finishes first)."""
+    runtime = runtime_from(load_settings(config))
+    runtime.upgrade_if_embedded()
+    runtime.require_current_schema()
+    the_worker = runtime.worker(concurrency=concurrency)
+    err.print(
+        f"worker {the_worker.name}: {the_worker.options.concurrency} at once, "
+        f"targets {', '.join(sorted(the_worker.targets)) or 'none'}"
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await the_worker.run(stop)
+        finally:
+            for target in the_worker.targets.values():
+                await target.aclose()
+
+    asyncio.run(main())
+    err.print(
+        f"worker stopped: {the_worker.delivered} delivered, {the_worker.failed} failed attempts"
+    )

@@ -1,0 +1,337 @@
+"""Ingest: parse → map → validate → de-duplicate → store message and deliveries at once.
+
+One function behind the API and the CLI. The message, its references and one delivery per
+matching route are written in ONE transaction (transactional outbox), so a document the
+hub acknowledged is never without its deliveries, and a crash never leaves half of it.
+A document that cannot be parsed or mapped is kept whole in quarantine and the caller
+gets every problem, with the quarantine id to replay it once the mapping is fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import IntegrityError
+
+from hub.clock import utcnow
+from hub.errors import HubError, Issue, MappingApplyError
+from hub.mapping import CompiledMapping, registry
+from hub.mapping.expressions import to_json_text
+from hub.queue.states import DeliveryStatus
+from hub.routing import RouteTable
+from hub.store.db import is_sqlite
+from hub.store.tables import (
+    delivery_table,
+    external_ref_table,
+    message_table,
+    quarantined_table,
+)
+
+M = message_table.c
+
+NOTIFY_CHANNEL = "o2c_delivery"
+
+EXTERNAL_ID_FIELD: dict[str, str] = {
+    "order": "order_number",
+    "shipment": "shipment_number",
+    "invoice": "invoice_number",
+    "credit_note": "invoice_number",
+    "payment": "payment_id",
+    "product": "sku",
+    "stock_level": "sku",
+    "party": "legal_name",
+}
+"""The canonical field that identifies a document of each kind."""
+
+ENTITY_FIELD: dict[str, str] = {
+    "order": "order_number",
+    "shipment": "order_number",
+    "invoice": "order_reference",
+    "credit_note": "order_reference",
+}
+"""The field naming the business entity whose documents must arrive in order."""
+
+JSON_TYPES = ("application/json", "text/json")
+
+
+class IngestRejected(HubError):
+    """The document could not be parsed or mapped; it is kept in quarantine."""
+
+    status = 422
+
+    def __init__(self, quarantine_id: str, issues: list[Issue], message: str | None = None) -> None:
+        self.quarantine_id = quarantine_id
+        self.issues = issues
+        text = message or "; ".join(str(i) for i in issues)
+        super().__init__(f"quarantined as {quarantine_id}: {text}")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: str
+    created: bool
+    """False when the same document was already stored (nothing new was created)."""
+    version: int
+    external_id: str
+    deliveries: int
+    flagged: bool
+    correlation_id: str
+    discrepancies: list[str] = field(default_factory=list)
+
+
+def content_hash(source: Any) -> str:
+    """Hash of the parsed document: the same JSON with other white space is the same."""
+    text = to_json_text(_sorted(source))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+class Ingestor:
+    """Holds the compiled mappings and routes; ``ingest`` is safe to call concurrently."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        routes: RouteTable,
+        mapping_dirs: list[Path],
+        *,
+        on_mismatch: Literal["reject", "flag"] = "reject",
+        tolerance: Decimal | None = None,
+    ) -> None:
+        self.engine = engine
+        self.tolerance = tolerance
+        self.routes = routes
+        self.mapping_dirs = mapping_dirs
+        self.on_mismatch: Literal["reject", "flag"] = on_mismatch
+        self._mappings: dict[tuple[str, str], CompiledMapping] = {}
+
+    def mapping_for(self, system: str, kind: str) -> CompiledMapping:
+        key = (system, kind)
+        if key not in self._mappings:
+            self._mappings[key] = registry.find(system, kind, "inbound", self.mapping_dirs)
+        return self._mappings[key]
+
+    def ingest(
+        self,
+        system: str,
+        kind: str,
+        raw: bytes,
+        *,
+        content_type: str = "application/json",
+        correlation_id: str | None = None,
+    ) -> IngestResult:
+        correlation = correlation_id or uuid.uuid4().hex
+        mapping = self.mapping_for(system, kind)
+        source = self._parse(system, kind, raw, content_type, correlation, mapping)
+        try:
+            result = mapping.apply(source, on_mismatch=self.on_mismatch, tolerance=self.tolerance)
+        except MappingApplyError as exc:
+            qid = self.quarantine(
+                system, kind, raw, content_type, exc.issues, correlation, mapping.version
+            )
+            raise IngestRejected(qid, exc.issues) from None
+        # Stored without computed fields (totals, line net amounts): the document is the
+        # source of truth and re-validates as is; totals are recomputed when shown.
+        canonical = json.loads(result.document.model_dump_json(exclude_computed_fields=True))
+        python_doc = result.document.model_dump(mode="python")
+        id_field = EXTERNAL_ID_FIELD.get(kind)
+        external_id = str(python_doc.get(id_field) or "") if id_field else ""
+        if not external_id:
+            issue = Issue("(document)", f"the canonical {kind} has no {id_field}", field=id_field)
+            qid = self.quarantine(
+                system, kind, raw, content_type, [issue], correlation, mapping.version
+            )
+            raise IngestRejected(qid, [issue])
+        digest = content_hash(source)
+        routes = self.routes.for_document(system, kind, python_doc)
+        entity_field = ENTITY_FIELD.get(kind)
+        default_key = (
+            str(python_doc.get(entity_field) or external_id) if entity_field else external_id
+        )
+        now = utcnow()
+        refs = _references(system, python_doc, external_id)
+        deliveries = []
+        for route in routes:
+            key = route.ordering_key.search(python_doc) if route.ordering_key else None
+            deliveries.append(
+                {
+                    "route": route.name,
+                    "target": route.target,
+                    "mapping_name": route.mapping.name if route.mapping else None,
+                    "ordering_key": str(key) if key not in (None, "") else default_key,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "reclaims": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        message_row = {
+            "system": system,
+            "kind": kind,
+            "external_id": external_id,
+            "content_hash": digest,
+            "raw": raw,
+            "content_type": content_type,
+            "canonical": json.dumps(canonical, separators=(",", ":")),
+            "mapping_name": mapping.name,
+            "mapping_version": mapping.version,
+            "flagged": result.flagged,
+            "discrepancies": json.dumps([str(d) for d in result.discrepancies])
+            if result.discrepancies
+            else None,
+            "unmapped": json.dumps(result.unmapped) if result.unmapped else None,
+            "correlation_id": correlation,
+            "received_at": now,
+        }
+        same = and_(M.system == system, M.kind == kind, M.external_id == external_id)
+        for _ in range(3):  # a concurrent writer of the same document: re-read and answer
+            try:
+                with self.engine.begin() as conn:
+                    existing = conn.execute(
+                        select(M.id, M.version).where(same, M.content_hash == digest)
+                    ).first()
+                    if existing is not None:
+                        return IngestResult(
+                            existing.id,
+                            False,
+                            existing.version,
+                            external_id,
+                            0,
+                            result.flagged,
+                            correlation,
+                        )
+                    latest = conn.execute(select(func.max(M.version)).where(same)).scalar()
+                    version = int(latest or 0) + 1
+                    message_id = str(uuid.uuid4())
+                    conn.execute(
+                        message_table.insert().values(id=message_id, version=version, **message_row)
+                    )
+                    conn.execute(
+                        external_ref_table.insert(),
+                        [{"message_id": message_id, "system": rs, "value": v} for rs, v in refs],
+                    )
+                    if deliveries:
+                        conn.execute(
+                            delivery_table.insert(),
+                            [
+                                {
+                                    **d,
+                                    "message_id": message_id,
+                                    "idempotency_key": f"o2c-{message_id}-{d['route']}",
+                                }
+                                for d in deliveries
+                            ],
+                        )
+                        if not is_sqlite(self.engine):
+                            conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+            except IntegrityError:
+                continue
+            return IngestResult(
+                message_id,
+                True,
+                version,
+                external_id,
+                len(deliveries),
+                result.flagged,
+                correlation,
+                [str(d) for d in result.discrepancies],
+            )
+        raise HubError(f"could not store {system}/{kind} {external_id}: concurrent writers")
+
+    def _parse(
+        self,
+        system: str,
+        kind: str,
+        raw: bytes,
+        content_type: str,
+        correlation: str,
+        mapping: CompiledMapping,
+    ) -> Any:
+        problem: str | None = None
+        base_type = content_type.split(";", maxsplit=1)[0].strip().lower()
+        source: Any = None
+        if base_type not in JSON_TYPES and not base_type.endswith("+json"):
+            problem = f"content type {content_type!r} is not JSON"
+        else:
+            try:
+                text = raw.decode("utf-8")
+                source = json.loads(text, parse_float=Decimal)
+            except UnicodeDecodeError as exc:
+                problem = f"body is not valid UTF-8 (byte {exc.start})"
+            except json.JSONDecodeError as exc:
+                problem = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        if problem is None and not isinstance(source, dict):
+            problem = f"expected a JSON object, got {type(source).__name__}"
+        if problem is not None:
+            issue = Issue("(body)", problem, rule="parse")
+            qid = self.quarantine(
+                system, kind, raw, content_type, [issue], correlation, mapping.version
+            )
+            raise IngestRejected(qid, [issue])
+        return source
+
+    def quarantine(
+        self,
+        system: str,
+        kind: str,
+        raw: bytes,
+        content_type: str,
+        issues: list[Issue],
+        correlation: str,
+        mapping_version: str | None,
+    ) -> str:
+        """Keep a document that could not be ingested, with every problem found."""
+        qid = str(uuid.uuid4())
+        errors = [
+            {
+                "where": i.where,
+                "message": i.message,
+                "field": i.field,
+                "source": i.source,
+                "rule": i.rule,
+            }
+            for i in issues
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(
+                quarantined_table.insert().values(
+                    id=qid,
+                    system=system,
+                    kind=kind,
+                    raw=raw,
+                    content_type=content_type,
+                    errors=json.dumps(errors),
+                    mapping_version=mapping_version,
+                    status="open",
+                    correlation_id=correlation,
+                    received_at=utcnow(),
+                )
+            )
+        return qid
+
+
+def _references(system: str, doc: dict[str, Any], external_id: str) -> list[tuple[str, str]]:
+    refs = {(system, external_id)}
+    for ref_system, value in (doc.get("external_ids") or {}).items():
+        if value:
+            refs.add((str(ref_system), str(value)))
+    buyer_reference = doc.get("buyer_reference")
+    if buyer_reference:
+        refs.add(("buyer", str(buyer_reference)))
+    return sorted(refs)

@@ -1,0 +1,285 @@
+"""The queue's database operations: claim with a lease, finish, reclaim, release.
+
+PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so any number of worker processes on
+any number of machines share one queue; SQLite claims in one ``BEGIN IMMEDIATE``
+statement. Either way only the head of each (target, ordering key) is claimable: a
+delivery waits while an earlier one for the same entity and target is unfinished.
+Every write after the claim is fenced by the lease owner, so a worker whose lease was
+reclaimed cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, and_, exists, func, or_, select, update
+
+from hub.clock import utcnow
+from hub.queue.states import CLAIMABLE, UNFINISHED, DeliveryStatus
+from hub.store.tables import attempt_table, delivery_table
+
+D = delivery_table.c
+
+S = DeliveryStatus
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker now holds until ``lease_expires_at``."""
+
+    id: int
+    message_id: str
+    route: str
+    target: str
+    ordering_key: str
+    idempotency_key: str
+    attempts: int
+    first_attempt_at: datetime | None
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended, as the worker decided it."""
+
+    status: DeliveryStatus
+    outcome: str
+    started_at: datetime
+    duration_ms: int
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    error_class: str | None = None
+    fingerprint: str | None = None
+    status_code: int | None = None
+    reference: str | None = None
+    response_summary: str | None = None
+    sent_payload: str | None = None
+    sent_mapping_version: str | None = None
+    counts_attempt: bool = True
+
+
+class QueueStore:
+    """Queue operations over one engine."""
+
+    def __init__(self, engine: Engine, *, poison_after: int = 3) -> None:
+        self.engine = engine
+        self.poison_after = poison_after
+        self.postgres = engine.dialect.name == "postgresql"
+
+    def claim(
+        self,
+        worker: str,
+        limit: int,
+        lease: timedelta,
+        *,
+        exclude_targets: Iterable[str] = (),
+        only_target: str | None = None,
+    ) -> list[Claimed]:
+        """Take up to ``limit`` due deliveries that head their entity's queue."""
+        if limit <= 0:
+            return []
+        now = utcnow()
+        earlier = delivery_table.alias("earlier").c
+        blocked = exists().where(
+            earlier.target == D.target,
+            earlier.ordering_key == D.ordering_key,
+            earlier.id < D.id,
+            earlier.status.in_([s.value for s in UNFINISHED]),
+        )
+        conditions = [
+            D.status.in_([s.value for s in CLAIMABLE]),
+            D.next_attempt_at <= now,
+            ~blocked,
+        ]
+        excluded = list(exclude_targets)
+        if excluded:
+            conditions.append(D.target.not_in(excluded))
+        if only_target is not None:
+            conditions.append(D.target == only_target)
+        candidates = (
+            select(D.id).where(and_(*conditions)).order_by(D.next_attempt_at, D.id).limit(limit)
+        )
+        if self.postgres:
+            candidates = candidates.with_for_update(skip_locked=True)
+        expires = now + lease
+        statement = (
+            update(delivery_table)
+            .where(D.id.in_(candidates.scalar_subquery()))
+            .values(
+                status=S.IN_FLIGHT.value,
+                lease_owner=worker,
+                lease_expires_at=expires,
+                first_attempt_at=func.coalesce(D.first_attempt_at, now),
+                updated_at=now,
+            )
+            .returning(
+                D.id,
+                D.message_id,
+                D.route,
+                D.target,
+                D.ordering_key,
+                D.idempotency_key,
+                D.attempts,
+                D.first_attempt_at,
+                D.lease_expires_at,
+            )
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(statement).all()
+        return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+    def finish(self, claimed: Claimed, worker: str, outcome: Outcome) -> bool:
+        """Record an attempt's outcome; False when the lease was lost meanwhile."""
+        now = utcnow()
+        values: dict[str, object] = {
+            "status": outcome.status.value,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+            "last_error": outcome.error,
+            "error_class": outcome.error_class,
+            "error_fingerprint": outcome.fingerprint,
+        }
+        if outcome.counts_attempt:
+            values["attempts"] = D.attempts + 1
+        if outcome.next_attempt_at is not None:
+            values["next_attempt_at"] = outcome.next_attempt_at
+        if outcome.reference is not None:
+            values["target_reference"] = outcome.reference
+        if outcome.status is S.DELIVERED:
+            values["delivered_at"] = now
+        if outcome.sent_payload is not None:
+            values["sent_payload"] = outcome.sent_payload
+            values["sent_mapping_version"] = outcome.sent_mapping_version
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(delivery_table)
+                .where(
+                    D.id == claimed.id,
+                    D.lease_owner == worker,
+                    D.status == S.IN_FLIGHT.value,
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                return False
+            conn.execute(
+                attempt_table.insert().values(
+                    delivery_id=claimed.id,
+                    number=claimed.attempts + 1,
+                    worker=worker,
+                    started_at=outcome.started_at,
+                    duration_ms=outcome.duration_ms,
+                    outcome=outcome.outcome,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    response_summary=outcome.response_summary,
+                )
+            )
+        return True
+
+    def release(self, claimed: Sequence[Claimed], worker: str) -> int:
+        """Give back deliveries not started (graceful shutdown): no attempt is used."""
+        if not claimed:
+            return 0
+        now = utcnow()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(delivery_table)
+                .where(
+                    D.id.in_([c.id for c in claimed]),
+                    D.lease_owner == worker,
+                    D.status == S.IN_FLIGHT.value,
+                )
+                .values(
+                    status=S.PENDING.value, lease_owner=None, lease_expires_at=None, updated_at=now
+                )
+            )
+        return int(result.rowcount)
+
+    def extend(self, claimed: Claimed, worker: str, lease: timedelta) -> bool:
+        """Push a long delivery's lease further out (heartbeat)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(delivery_table)
+                .where(
+                    D.id == claimed.id,
+                    D.lease_owner == worker,
+                    D.status == S.IN_FLIGHT.value,
+                )
+                .values(lease_expires_at=utcnow() + lease)
+            )
+        return bool(result.rowcount)
+
+    def reclaim_expired(self) -> tuple[int, int]:
+        """Deliveries whose worker died: back to pending, or poisoned after N reclaims.
+
+        Returns (reclaimed, poisoned).
+        """
+        now = utcnow()
+        expired = and_(
+            D.status == S.IN_FLIGHT.value,
+            D.lease_expires_at < now,
+        )
+        with self.engine.begin() as conn:
+            poisoned = conn.execute(
+                update(delivery_table)
+                .where(expired, D.reclaims + 1 >= self.poison_after)
+                .values(
+                    status=S.POISONED.value,
+                    reclaims=D.reclaims + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    last_error=f"worker lost its lease {self.poison_after} times: parked "
+                    "as poison (replay it once the cause is fixed)",
+                    error_class="Poisoned",
+                    error_fingerprint="poisoned: worker died during delivery",
+                    updated_at=now,
+                )
+            ).rowcount
+            reclaimed = conn.execute(
+                update(delivery_table)
+                .where(expired)
+                .values(
+                    status=S.PENDING.value,
+                    reclaims=D.reclaims + 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            ).rowcount
+        return int(reclaimed), int(poisoned)
+
+    def replay(self, ids: Sequence[int]) -> int:
+        """Dead or poisoned deliveries back to pending, attempts reset."""
+        if not ids:
+            return 0
+        now = utcnow()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(delivery_table)
+                .where(
+                    D.id.in_(list(ids)),
+                    or_(D.status == S.DEAD.value, D.status == S.POISONED.value),
+                )
+                .values(
+                    status=S.PENDING.value,
+                    attempts=0,
+                    reclaims=0,
+                    next_attempt_at=now,
+                    first_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+        return int(result.rowcount)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest waiting delivery becomes due (for sleeping until then)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(D.next_attempt_at)).where(
+                    D.status.in_([s.value for s in CLAIMABLE])
+                )
+            ).scalar()

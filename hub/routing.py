@@ -1,0 +1,196 @@
+"""Routes: which targets receive which documents, through which mapping, with which retry.
+
+``config/routes.yaml`` declares the targets (where deliveries go) and the routes (what
+goes there). Everything is checked at load and reported as ``file:line:column: reason``:
+an unknown target, a bad JMESPath condition, a mapping that does not exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.errors import HubError, RouteError
+from hub.mapping import CompiledMapping, registry
+from hub.mapping.expressions import Expression, ExpressionSyntaxError, compile_expression, is_truthy
+from hub.queue.retry import RetryPolicyConfig
+from hub.targets.http import HttpTargetConfig
+from hub.yamlsource import LocatedDocument, load_located_file
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HttpTargetSpec(HttpTargetConfig):
+    """A generic HTTP/JSON target (adapters add their own target types)."""
+
+    type: Literal["http"] = Field(description="Target implementation.")
+
+
+TargetConfig = HttpTargetSpec
+
+
+class SourceMatch(_Strict):
+    system: str
+    kind: str
+
+
+class RouteConfig(_Strict):
+    """One route: documents of a source system and kind, to one target."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    source: SourceMatch
+    target: str
+    mapping: str | None = Field(
+        None, description="Outbound mapping name; without it the canonical document is sent."
+    )
+    when: str | None = Field(None, description="JMESPath condition on the canonical document.")
+    ordering_key: str | None = Field(
+        None, description="JMESPath on the canonical document; default: its external id."
+    )
+    retry: RetryPolicyConfig = Field(default_factory=RetryPolicyConfig)
+
+
+class RoutesFile(_Strict):
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    routes: list[RouteConfig] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A compiled route."""
+
+    name: str
+    system: str
+    kind: str
+    target: str
+    mapping: CompiledMapping | None
+    when: Expression | None
+    ordering_key: Expression | None
+    retry: RetryPolicyConfig
+
+    def matches(self, system: str, kind: str, canonical: dict[str, Any]) -> bool:
+        if (self.system, self.kind) != (system, kind):
+            return False
+        return self.when is None or is_truthy(self.when.search(canonical))
+
+    def ordering_key_for(self, canonical: dict[str, Any], external_id: str) -> str:
+        value = self.ordering_key.search(canonical) if self.ordering_key else None
+        return f"{self.system}:{value if value not in (None, '') else external_id}"
+
+
+@dataclass
+class RouteTable:
+    """All routes and targets, ready to match documents."""
+
+    routes: list[Route] = field(default_factory=list)
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
+    file: str | None = None
+
+    def for_document(self, system: str, kind: str, canonical: dict[str, Any]) -> list[Route]:
+        return [r for r in self.routes if r.matches(system, kind, canonical)]
+
+    def route(self, name: str) -> Route:
+        for route in self.routes:
+            if route.name == name:
+                return route
+        raise RouteError(f"no route named {name!r}")
+
+
+def _resolve_refs(
+    doc: LocatedDocument, value: Any, at: tuple[str | int, ...], base: Path, problems: list[str]
+) -> Any:
+    """``{$env: NAME}`` and ``{$file: PATH}`` anywhere in the file, for target secrets."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("$env", "$file"):
+            kind, ref = next(iter(value.items()))
+            if kind == "$env":
+                if str(ref) not in os.environ:
+                    problems.append(_located(doc, at, f"environment variable {ref} is not set"))
+                    return None
+                return os.environ[str(ref)]
+            file = (base / str(ref)).resolve()
+            try:
+                return file.read_text(encoding="utf-8").removesuffix("\n")
+            except OSError:
+                problems.append(_located(doc, at, f"secret file {ref} cannot be read"))
+                return None
+        return {k: _resolve_refs(doc, v, (*at, k), base, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_refs(doc, v, (*at, i), base, problems) for i, v in enumerate(value)]
+    return value
+
+
+def _located(doc: LocatedDocument, path: tuple[str | int, ...], message: str) -> str:
+    return f"{doc.at(path)}: {message}"
+
+
+def load_routes(path: Path, mapping_dirs: Sequence[Path]) -> RouteTable:
+    """Read and check ``routes.yaml``; every problem is reported at once."""
+    doc = load_located_file(path)
+    data = doc.data if doc.data is not None else {}
+    ref_problems: list[str] = []
+    data = _resolve_refs(doc, data, (), path.parent, ref_problems)
+    if ref_problems:
+        raise RouteError("\n".join(ref_problems))
+    try:
+        raw = RoutesFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in loc)
+            problems.append(_located(doc, loc, f"{dotted}: {err['msg']}"))
+        raise RouteError("\n".join(problems)) from None
+
+    problems = []
+    routes: list[Route] = []
+    seen: set[str] = set()
+    for i, cfg in enumerate(raw.routes):
+        here: tuple[str | int, ...] = ("routes", i)
+        if cfg.name in seen:
+            problems.append(_located(doc, (*here, "name"), f"duplicate route name {cfg.name!r}"))
+        seen.add(cfg.name)
+        if cfg.target not in raw.targets:
+            hint = difflib.get_close_matches(cfg.target, raw.targets, n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            problems.append(
+                _located(doc, (*here, "target"), f"unknown target {cfg.target!r}{more}")
+            )
+        mapping = None
+        if cfg.mapping:
+            try:
+                mapping = registry.load(cfg.mapping, list(mapping_dirs))
+            except HubError as exc:
+                problems.append(_located(doc, (*here, "mapping"), exc.message))
+        exprs: dict[str, Expression | None] = {}
+        for key in ("when", "ordering_key"):
+            text = getattr(cfg, key)
+            exprs[key] = None
+            if text is not None:
+                try:
+                    exprs[key] = compile_expression(text)
+                except ExpressionSyntaxError as exc:
+                    problems.append(_located(doc, (*here, key), str(exc)))
+        routes.append(
+            Route(
+                name=cfg.name,
+                system=cfg.source.system,
+                kind=cfg.source.kind,
+                target=cfg.target,
+                mapping=mapping,
+                when=exprs["when"],
+                ordering_key=exprs["ordering_key"],
+                retry=cfg.retry,
+            )
+        )
+    if problems:
+        raise RouteError("\n".join(problems))
+    return RouteTable(routes=routes, targets=dict(raw.targets), file=str(path))
