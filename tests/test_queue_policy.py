@@ -139,10 +139,15 @@ def test_a_scheduled_retry_stays_within_max_age_and_after_now(
     assert attempt < policy.max_attempts
 
 
-@given(policies(), ATTEMPTS, ELAPSED, st.floats(0, 10 * 24 * 3600), SEEDS)
+RETRY_AFTER_SCALES = st.one_of(st.floats(0, 3), st.floats(0, 10**5))
+
+
+@given(policies(), ATTEMPTS, ELAPSED, RETRY_AFTER_SCALES, SEEDS)
 def test_a_retry_never_comes_before_retry_after(
-    policy: RetryPolicy, attempt: int, elapsed: int, retry_after: float, seed: int
+    policy: RetryPolicy, attempt: int, elapsed: int, scale: float, seed: int
 ) -> None:
+    # Retry-After drawn around the backoff, where the two compete, and far beyond it
+    retry_after = scale * policy.backoff(attempt).total_seconds()
     now = T0 + timedelta(seconds=elapsed)
     error = RateLimited(target="shop", status_code=429, retry_after=retry_after)
     decision = policy.decide(error, attempt, T0, now, random.Random(seed))
@@ -238,6 +243,14 @@ def test_retry_after_longer_than_the_cap_is_honoured() -> None:
     decision = policy.decide(error, 1, T0, T0)
     assert decision.retry_at == T0 + timedelta(hours=1)
     assert "as the target asked" in decision.reason
+
+
+@pytest.mark.parametrize("retry_after", [6.001, 6.5, 7.999, 10.0, 899.0])
+def test_retry_after_within_the_jitter_range_wins(retry_after: float) -> None:
+    policy = RetryPolicy()  # attempt 3: backoff 8 s, jittered to 6 s with u → 1
+    error = RateLimited(retry_after=retry_after, status_code=429)
+    decision = policy.decide(error, 3, T0, T0, FixedRandom(0.999999))
+    assert decision.retry_at == T0 + timedelta(seconds=retry_after)
 
 
 def test_retry_after_shorter_than_the_backoff_does_not_shorten_it() -> None:

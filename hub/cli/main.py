@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from hub import __version__
-from hub.cli import config_cmd, demo_cmd, mapping_cmd, pipeline_cmd, schema_cmd
+from hub.cli import config_cmd, demo_cmd, mapping_cmd, ops_cmd, pipeline_cmd, schema_cmd
 from hub.cli.output import err
 from hub.errors import HubError
 
@@ -31,6 +31,9 @@ app.command("demo")(demo_cmd.demo)
 app.add_typer(pipeline_cmd.db_app, name="db")
 app.command("ingest")(pipeline_cmd.ingest)
 app.command("worker")(pipeline_cmd.worker)
+app.add_typer(ops_cmd.messages_app, name="messages")
+app.add_typer(ops_cmd.dlq_app, name="dlq")
+app.command("targets")(ops_cmd.targets)
 
 _state = {"debug": False}
 

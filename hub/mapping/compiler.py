@@ -21,7 +21,13 @@ from pydantic import BaseModel, ValidationError
 from hub.errors import Issue, MappingCompileError, UnknownNameError
 from hub.mapping.expressions import Expression, ExpressionSyntaxError, compile_expression
 from hub.mapping.format import ControlSource, FieldSpec, MappingFile
-from hub.mapping.shapes import TargetType, field_names, resolve_shape, target_type
+from hub.mapping.shapes import (
+    TargetType,
+    accepts_any_field,
+    field_names,
+    resolve_shape,
+    target_type,
+)
 from hub.mapping.transforms import (
     TRANSFORMS,
     ArgumentError,
@@ -265,6 +271,11 @@ class _Compiler:
                             f"{child_name!r} of {target.model.__name__} is computed and cannot "
                             "be mapped",
                             key=True,
+                        )
+                        continue
+                    if child_name not in writable and accepts_any_field(target.model):
+                        node.children[child_name] = self.node(
+                            child_spec, child_name, child_path, TargetType("any"), ctx, in_list
                         )
                         continue
                     if child_name not in writable:

@@ -1,6 +1,7 @@
 """Output shapes a mapping may write: canonical kinds and adapters' target models.
 
-``canonical.<kind>`` names a canonical document. ``<system>.<Name>`` names a model an
+``canonical.<kind>`` names a canonical document. ``generic.json`` is any JSON object (for generic
+webhook targets). ``<system>.<Name>`` names a model an
 adapter publishes in ``adapters/<system>/shapes.py`` as ``SHAPES = {"Name": Model}``.
 The mapping compiler walks the shape's fields to refuse unknown or read-only fields.
 """
@@ -12,14 +13,30 @@ import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from hub.canonical import model_for
 from hub.errors import UnknownNameError
 
 
+class GenericJson(BaseModel):
+    """Any JSON object: the shape of an outbound mapping for a generic webhook target.
+
+    Field names are free; values are checked only by their transforms.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+
+def accepts_any_field(model: type[BaseModel]) -> bool:
+    """True for shapes that take arbitrary field names (``generic.json``)."""
+    return model.model_config.get("extra") == "allow"
+
+
 def resolve_shape(name: str) -> type[BaseModel]:
     """The model for a shape name; unknown names raise UnknownNameError with a hint."""
+    if name == "generic.json":
+        return GenericJson
     prefix, _, rest = name.partition(".")
     if not rest:
         raise UnknownNameError(

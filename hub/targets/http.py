@@ -66,7 +66,7 @@ from email.utils import parsedate_to_datetime
 from enum import Enum
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Self
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from uuid import UUID
 
 import httpx
@@ -242,9 +242,10 @@ class HttpTargetConfig(BaseModel):
             if lowered in seen:
                 raise ValueError(f"header {name!r} is given twice (names are case-insensitive)")
             seen.add(lowered)
-            if any(c in secret.get_secret_value() for c in "\r\n\0"):
+            revealed = secret.get_secret_value()
+            if not (revealed.isascii() and revealed.isprintable()):
                 # never echo the value: it is a secret
-                raise ValueError(f"header {name!r} has a line break or NUL in its value")
+                raise ValueError(f"header {name!r} must have a printable ASCII value")
         return value
 
 
@@ -313,6 +314,18 @@ def _json_default(value: object) -> Any:
     if isinstance(value, Enum):
         return value.value
     raise TypeError(f"a {type(value).__name__} cannot be sent as JSON")
+
+
+_HEADER_SAFE: Final = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def _header_value(value: str) -> str:
+    """A delivery field as a header value. HTTP headers are ASCII: printable ASCII is sent
+    as is, anything else percent-encoded as UTF-8 -- the same way on every attempt, so the
+    target still sees one stable Idempotency-Key."""
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe=_HEADER_SAFE)
 
 
 def _safe_url(url: str) -> str:
@@ -396,7 +409,7 @@ class HttpTarget:
     Pass ``client`` to share an :class:`httpx.AsyncClient` (the caller then closes it;
     this target still applies its own timeout per request). Otherwise the target owns a
     client with a pool of ``config.max_connections`` connections, closed by
-    :meth:`aclose`.
+    :meth:`aclose`; like any httpx client it honours ``HTTPS_PROXY``/``NO_PROXY``.
     """
 
     def __init__(
@@ -473,10 +486,10 @@ class HttpTarget:
         headers = {
             **self._headers,
             "Content-Type": "application/json",
-            "Idempotency-Key": delivery.idempotency_key,
-            "X-O2C-Ordering-Key": delivery.ordering_key,
-            "X-O2C-Correlation-Id": delivery.correlation_id,
-            "X-O2C-Message-Id": delivery.message_id,
+            "Idempotency-Key": _header_value(delivery.idempotency_key),
+            "X-O2C-Ordering-Key": _header_value(delivery.ordering_key),
+            "X-O2C-Correlation-Id": _header_value(delivery.correlation_id),
+            "X-O2C-Message-Id": _header_value(delivery.message_id),
             "X-O2C-Attempt": str(delivery.attempt),
         }
         response, tries = await self._send(self.config.method, self.config.url, headers, body)
