@@ -961,7 +961,7 @@ def test_half_open_never_lets_two_probes_overlap(
 def test_breaker_config_defaults_and_policy() -> None:
     policy = BreakerConfig().to_policy()
     assert policy == BreakerPolicy()
-    assert policy.failure_threshold == 5
+    assert policy.failure_threshold == 10
     assert [policy.open_duration(n).total_seconds() for n in range(1, 7)] == [
         30,
         60,

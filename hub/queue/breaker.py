@@ -63,7 +63,7 @@ class BreakerStatus(StrEnum):
 class BreakerPolicy:
     """When a breaker opens and for how long."""
 
-    failure_threshold: int = 5
+    failure_threshold: int = 10
     """Consecutive target failures that open a closed breaker."""
     open_for: timedelta = timedelta(seconds=30)
     """How long the first trip keeps the breaker open."""
@@ -109,7 +109,7 @@ class BreakerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     failure_threshold: int = Field(
-        default=5,
+        default=10,
         ge=1,
         le=1000,
         description=(
