@@ -1,8 +1,9 @@
 """Ingest: parse → map → validate → de-duplicate → store message and deliveries at once.
 
 One function behind the API and the CLI. The message, its references and one delivery per
-matching route are written in ONE transaction (transactional outbox), so a document the
-hub acknowledged is never without its deliveries, and a crash never leaves half of it.
+matching route are written in ONE transaction (transactional outbox, ``hub.outbox``), so
+a document the hub acknowledged is never without its deliveries, and a crash never
+leaves half of it. Mapping runs in the caller's thread; commits are grouped.
 A document that cannot be parsed or mapped is kept whole in quarantine and the caller
 gets every problem, with the quarantine id to replay it once the mapping is fixed.
 """
@@ -17,26 +18,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from hub.clock import utcnow
 from hub.errors import HubError, Issue, MappingApplyError
 from hub.mapping import CompiledMapping, registry
-from hub.mapping.expressions import to_json_text
+from hub.outbox import OutboxWrite, OutboxWriter
 from hub.queue.states import DeliveryStatus
 from hub.routing import RouteTable
-from hub.store.db import is_sqlite
 from hub.store.tables import (
-    delivery_table,
-    external_ref_table,
     message_table,
     quarantined_table,
 )
 
 M = message_table.c
 
-NOTIFY_CHANNEL = "o2c_delivery"
 
 EXTERNAL_ID_FIELD: dict[str, str] = {
     "order": "order_number",
@@ -87,17 +83,10 @@ class IngestResult:
 
 
 def content_hash(source: Any) -> str:
-    """Hash of the parsed document: the same JSON with other white space is the same."""
-    text = to_json_text(_sorted(source))
+    """Hash of the parsed document: the same JSON with other white space or key order is
+    the same document (a webhook and a poll of one order hash alike)."""
+    text = json.dumps(source, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
 
 
 class Ingestor:
@@ -118,6 +107,7 @@ class Ingestor:
         self.mapping_dirs = mapping_dirs
         self.on_mismatch: Literal["reject", "flag"] = on_mismatch
         self._mappings: dict[tuple[str, str], CompiledMapping] = {}
+        self.writer = OutboxWriter(engine)
 
     def mapping_for(self, system: str, kind: str) -> CompiledMapping:
         key = (system, kind)
@@ -146,7 +136,7 @@ class Ingestor:
             raise IngestRejected(qid, exc.issues) from None
         # Stored without computed fields (totals, line net amounts): the document is the
         # source of truth and re-validates as is; totals are recomputed when shown.
-        canonical = json.loads(result.document.model_dump_json(exclude_computed_fields=True))
+        canonical_json = result.document.model_dump_json(exclude_computed_fields=True)
         python_doc = result.document.model_dump(mode="python")
         id_field = EXTERNAL_ID_FIELD.get(kind)
         external_id = str(python_doc.get(id_field) or "") if id_field else ""
@@ -188,7 +178,7 @@ class Ingestor:
             "content_hash": digest,
             "raw": raw,
             "content_type": content_type,
-            "canonical": json.dumps(canonical, separators=(",", ":")),
+            "canonical": canonical_json,
             "mapping_name": mapping.name,
             "mapping_version": mapping.version,
             "flagged": result.flagged,
@@ -199,60 +189,27 @@ class Ingestor:
             "correlation_id": correlation,
             "received_at": now,
         }
-        same = and_(M.system == system, M.kind == kind, M.external_id == external_id)
-        for _ in range(3):  # a concurrent writer of the same document: re-read and answer
-            try:
-                with self.engine.begin() as conn:
-                    existing = conn.execute(
-                        select(M.id, M.version).where(same, M.content_hash == digest)
-                    ).first()
-                    if existing is not None:
-                        return IngestResult(
-                            existing.id,
-                            False,
-                            existing.version,
-                            external_id,
-                            0,
-                            result.flagged,
-                            correlation,
-                        )
-                    latest = conn.execute(select(func.max(M.version)).where(same)).scalar()
-                    version = int(latest or 0) + 1
-                    message_id = str(uuid.uuid4())
-                    conn.execute(
-                        message_table.insert().values(id=message_id, version=version, **message_row)
-                    )
-                    conn.execute(
-                        external_ref_table.insert(),
-                        [{"message_id": message_id, "system": rs, "value": v} for rs, v in refs],
-                    )
-                    if deliveries:
-                        conn.execute(
-                            delivery_table.insert(),
-                            [
-                                {
-                                    **d,
-                                    "message_id": message_id,
-                                    "idempotency_key": f"o2c-{message_id}-{d['route']}",
-                                }
-                                for d in deliveries
-                            ],
-                        )
-                        if not is_sqlite(self.engine):
-                            conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
-            except IntegrityError:
-                continue
-            return IngestResult(
-                message_id,
-                True,
-                version,
-                external_id,
-                len(deliveries),
-                result.flagged,
-                correlation,
-                [str(d) for d in result.discrepancies],
+        message_id, created, version = self.writer.write(
+            OutboxWrite(
+                system=system,
+                kind=kind,
+                external_id=external_id,
+                content_hash=digest,
+                message_row=message_row,
+                refs=refs,
+                deliveries=deliveries,
             )
-        raise HubError(f"could not store {system}/{kind} {external_id}: concurrent writers")
+        )
+        return IngestResult(
+            message_id,
+            created,
+            version,
+            external_id,
+            len(deliveries) if created else 0,
+            result.flagged,
+            correlation,
+            [str(d) for d in result.discrepancies],
+        )
 
     def _parse(
         self,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import csv
 import difflib
+import fnmatch
 import hashlib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -109,6 +112,24 @@ class CompiledMapping:
     control_on_mismatch: Literal["reject", "flag"] | None
     control_tolerance: Decimal | None
     description: str | None = None
+
+    def is_ignored(self, path: str) -> bool:
+        """True when an unmapped source path matches an ``unmapped.ignore`` glob (cached)."""
+        cache = self._ignored_cache
+        found = cache.get(path)
+        if found is None:
+            found = bool(self._ignore_re.match(path)) if self.unmapped_ignore else False
+            if len(cache) < 10_000:
+                cache[path] = found
+        return found
+
+    @cached_property
+    def _ignore_re(self) -> re.Pattern[str]:
+        return re.compile("|".join(fnmatch.translate(p) for p in self.unmapped_ignore))
+
+    @cached_property
+    def _ignored_cache(self) -> dict[str, bool]:
+        return {}
 
     @property
     def version(self) -> str:

@@ -8,7 +8,6 @@ required field is missing — never a silent null.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -252,19 +251,20 @@ def _evaluate_list(
 
 
 def _check_unmapped(run: _Run, node: Node, ctx: dict[str, Any], ctx_path: str) -> None:
-    if run.mapping.unmapped_policy == "ignore":
+    mapping = run.mapping
+    if mapping.unmapped_policy == "ignore":
         return
     generic = _generic(ctx_path)
     for key in ctx:
         if key in node.names:
             continue
-        concrete = f"{ctx_path}.{key}" if ctx_path else key
         pattern_path = f"{generic}.{key}" if generic else key
-        if any(fnmatch.fnmatchcase(pattern_path, pat) for pat in run.mapping.unmapped_ignore):
+        if mapping.is_ignored(pattern_path):
             continue
         if pattern_path not in run.unmapped:
             run.unmapped.append(pattern_path)
-        if run.mapping.unmapped_policy == "reject":
+        if mapping.unmapped_policy == "reject":
+            concrete = f"{ctx_path}.{key}" if ctx_path else key
             run.issues.append(
                 Issue(
                     where=str(node.location),

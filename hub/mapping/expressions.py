@@ -111,8 +111,17 @@ class Expression:
     text: str
     parsed: ParsedResult = field(repr=False, compare=False)
     names: frozenset[str] = field(default=frozenset(), compare=False)
+    keys: tuple[str, ...] | None = field(default=None, compare=False)
+    """For plain paths (``a.b.c``): the keys, looked up directly without the interpreter."""
 
     def search(self, data: Any) -> Any:
+        if self.keys is not None:
+            value = data
+            for key in self.keys:
+                if not isinstance(value, dict):
+                    return None
+                value = value.get(key)
+            return value
         try:
             return self.parsed.search(data, options=_OPTIONS)
         except jp_errors.JMESPathError as exc:
@@ -123,7 +132,7 @@ class Expression:
     @property
     def is_simple_path(self) -> bool:
         """True for plain dotted paths like ``billing_address.city``."""
-        return all(part.isidentifier() for part in self.text.split("."))
+        return self.keys is not None
 
 
 def _field_names(node: dict[str, Any], out: set[str]) -> None:
@@ -176,7 +185,22 @@ def compile_expression(text: str) -> Expression:
     _exact_literals(tree)
     names: set[str] = set()
     _field_names(tree, names)
-    return Expression(text=text, parsed=parsed, names=frozenset(names))
+    return Expression(text=text, parsed=parsed, names=frozenset(names), keys=_plain_keys(tree))
+
+
+def _plain_keys(node: dict[str, Any]) -> tuple[str, ...] | None:
+    """The keys of a path made only of field lookups, else None."""
+    if node.get("type") == "field":
+        return (str(node["value"]),)
+    if node.get("type") == "subexpression":
+        keys: tuple[str, ...] = ()
+        for child in node.get("children", ()):
+            sub = _plain_keys(child)
+            if sub is None:
+                return None
+            keys += sub
+        return keys
+    return None
 
 
 def is_truthy(value: Any) -> bool:

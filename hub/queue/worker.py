@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 from hub.canonical import model_for
 from hub.clock import utcnow
 from hub.errors import DeliveryError, MappingApplyError, MasterDataMissing, TransientError
-from hub.ingest import NOTIFY_CHANNEL
+from hub.outbox import NOTIFY_CHANNEL
 from hub.queue.breaker import BreakerPolicy
 from hub.queue.breakers import BreakerBoard
 from hub.queue.disposition import filter_secrets, fingerprint
