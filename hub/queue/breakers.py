@@ -62,6 +62,13 @@ class BreakerBoard:
         """Atomically make this caller the target's half-open probe, if none is running."""
         return self._update(target, now, lambda s: s.allow(now))
 
+    def needs_write(self, target: str) -> bool:
+        """False when a success would change nothing (closed, no failures counted)."""
+        cached = self._cache.get(target)
+        return cached is not None and not (
+            cached.status is BreakerStatus.CLOSED and cached.consecutive_failures == 0
+        )
+
     def record(self, target: str, now: datetime, error: DeliveryError | None) -> None:
         """Apply one call's outcome. A success on a closed, healthy breaker writes nothing."""
         cached = self._cache.get(target)

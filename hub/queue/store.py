@@ -18,9 +18,10 @@ from sqlalchemy import Engine, and_, exists, func, or_, select, update
 
 from hub.clock import utcnow
 from hub.queue.states import CLAIMABLE, UNFINISHED, DeliveryStatus
-from hub.store.tables import attempt_table, delivery_table
+from hub.store.tables import attempt_table, delivery_table, message_table
 
 D = delivery_table.c
+M = message_table.c
 
 S = DeliveryStatus
 
@@ -38,6 +39,9 @@ class Claimed:
     attempts: int
     first_attempt_at: datetime | None
     lease_expires_at: datetime
+    kind: str = ""
+    canonical: str = ""
+    correlation_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,81 @@ class QueueStore:
         )
         with self.engine.begin() as conn:
             rows = conn.execute(statement).all()
-        return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+            messages = (
+                {
+                    m.id: m
+                    for m in conn.execute(
+                        select(M.id, M.kind, M.canonical, M.correlation_id).where(
+                            M.id.in_({row.message_id for row in rows})
+                        )
+                    )
+                }
+                if rows
+                else {}
+            )
+        claimed = []
+        for row in rows:
+            m = messages[row.message_id]
+            claimed.append(
+                Claimed(
+                    id=row.id,
+                    message_id=row.message_id,
+                    route=row.route,
+                    target=row.target,
+                    ordering_key=row.ordering_key,
+                    idempotency_key=row.idempotency_key,
+                    attempts=row.attempts,
+                    first_attempt_at=row.first_attempt_at,
+                    lease_expires_at=row.lease_expires_at,
+                    kind=m.kind,
+                    canonical=m.canonical,
+                    correlation_id=m.correlation_id,
+                )
+            )
+        return sorted(claimed, key=lambda c: c.id)
 
     def finish(self, claimed: Claimed, worker: str, outcome: Outcome) -> bool:
         """Record an attempt's outcome; False when the lease was lost meanwhile."""
+        return self.finish_many([(claimed, outcome)], worker)[0]
+
+    def finish_many(self, items: Sequence[tuple[Claimed, Outcome]], worker: str) -> list[bool]:
+        """Record several outcomes in one transaction (one durable commit for all)."""
         now = utcnow()
+        kept: list[bool] = []
+        attempts: list[dict[str, object]] = []
+        with self.engine.begin() as conn:
+            for claimed, outcome in items:
+                result = conn.execute(
+                    update(delivery_table)
+                    .where(
+                        D.id == claimed.id,
+                        D.lease_owner == worker,
+                        D.status == S.IN_FLIGHT.value,
+                    )
+                    .values(**self._finish_values(outcome, now))
+                )
+                ok = result.rowcount == 1
+                kept.append(ok)
+                if ok:
+                    attempts.append(
+                        {
+                            "delivery_id": claimed.id,
+                            "number": claimed.attempts + 1,
+                            "worker": worker,
+                            "started_at": outcome.started_at,
+                            "duration_ms": outcome.duration_ms,
+                            "outcome": outcome.outcome,
+                            "status_code": outcome.status_code,
+                            "error": outcome.error,
+                            "response_summary": outcome.response_summary,
+                        }
+                    )
+            if attempts:
+                conn.execute(attempt_table.insert(), attempts)
+        return kept
+
+    @staticmethod
+    def _finish_values(outcome: Outcome, now: datetime) -> dict[str, object]:
         values: dict[str, object] = {
             "status": outcome.status.value,
             "lease_owner": None,
@@ -153,32 +227,7 @@ class QueueStore:
         if outcome.sent_payload is not None:
             values["sent_payload"] = outcome.sent_payload
             values["sent_mapping_version"] = outcome.sent_mapping_version
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                update(delivery_table)
-                .where(
-                    D.id == claimed.id,
-                    D.lease_owner == worker,
-                    D.status == S.IN_FLIGHT.value,
-                )
-                .values(**values)
-            )
-            if result.rowcount != 1:
-                return False
-            conn.execute(
-                attempt_table.insert().values(
-                    delivery_id=claimed.id,
-                    number=claimed.attempts + 1,
-                    worker=worker,
-                    started_at=outcome.started_at,
-                    duration_ms=outcome.duration_ms,
-                    outcome=outcome.outcome,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    response_summary=outcome.response_summary,
-                )
-            )
-        return True
+        return values
 
     def release(self, claimed: Sequence[Claimed], worker: str) -> int:
         """Give back deliveries not started (graceful shutdown): no attempt is used."""

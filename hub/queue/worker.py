@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from hub.canonical import model_for
 from hub.clock import utcnow
@@ -34,12 +34,10 @@ from hub.queue.disposition import filter_secrets, fingerprint
 from hub.queue.states import DeliveryStatus
 from hub.queue.store import Claimed, Outcome, QueueStore
 from hub.routing import RouteTable
-from hub.store.tables import message_table
 from hub.targets import Delivery, DeliveryResult, Target
 
 log = logging.getLogger("hub.worker")
 S = DeliveryStatus
-MSG = message_table.c
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,8 @@ class Worker:
         self.delivered = 0
         self.failed = 0
         self._inflight: dict[asyncio.Task[None], Claimed] = {}
+        self._outcomes: list[tuple[Claimed, Outcome, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ main loop
 
@@ -215,8 +215,12 @@ class Worker:
         mapping_version: str | None = None
         error: DeliveryError | None = None
         result: DeliveryResult | None = None
+        message = {
+            "kind": item.kind,
+            "canonical": item.canonical,
+            "correlation_id": item.correlation_id,
+        }
         try:
-            message = await asyncio.to_thread(self._load_message, item.message_id)
             payload, mapping_version = self._payload(route.mapping, message)
             sent = json.dumps(payload, separators=(",", ":"))
             result = await target.deliver(
@@ -284,17 +288,35 @@ class Worker:
                 sent_mapping_version=mapping_version,
             )
             self.failed += 1
-        kept = await asyncio.to_thread(self.queue.finish, item, self.name, outcome)
+        kept = await self._finish(item, outcome)
         if not kept:
             log.warning("lease on delivery %s was lost; another worker owns it now", item.id)
-        await asyncio.to_thread(self.breakers.record, item.target, now, error)
+        if error is not None or self.breakers.needs_write(item.target):
+            await asyncio.to_thread(self.breakers.record, item.target, now, error)
 
-    def _load_message(self, message_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(MSG.kind, MSG.canonical, MSG.correlation_id).where(MSG.id == message_id)
-            ).one()
-        return dict(row._mapping)
+    async def _finish(self, item: Claimed, outcome: Outcome) -> bool:
+        """Queue the outcome for the next group commit and wait until it is durable."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((item, outcome, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes[:500], self._outcomes[500:]
+            try:
+                kept = await asyncio.to_thread(
+                    self.queue.finish_many, [(i, o) for i, o, _ in batch], self.name
+                )
+            except Exception as exc:  # noqa: BLE001 - every waiter learns of it
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), ok in zip(batch, kept, strict=True):
+                if not future.done():
+                    future.set_result(ok)
 
     @staticmethod
     def _payload(mapping: Any, message: dict[str, Any]) -> tuple[dict[str, Any], str | None]:

@@ -1,0 +1,239 @@
+"""Pipeline benchmark: durable ingest and end-to-end delivery, SQLite and PostgreSQL.
+
+    python -m bench.pipeline [--orders 2000] [--workers 1,2,4] [--runs 3] [--store both]
+
+Ingest: orders mapped and stored with 3 deliveries each (8 threads, group commit).
+End to end: worker processes already running, orders ingested as fast as they go; the
+throughput is deliveries/s until the last one is delivered, and the latency is each
+delivery's ``delivered_at - received_at`` (it includes queueing behind the backlog).
+Ceilings are measured in the same run. Results go to stdout and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from bench import ceilings
+from hub.store.tables import delivery_table, message_table
+from hub.testing.fault_target import FaultTargetClient, run_fault_target
+from tests.pg import drop_schemas
+from tests.pipeline_support import (
+    MAPPING_DIRS,
+    make_store,
+    order,
+    routes_and_ingestor,
+    write_routes,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ["erp", "crm", "wms"]
+D = delivery_table.c
+M = message_table.c
+
+
+@dataclass
+class Run:
+    ingest_per_s: float
+    deliveries_per_s: float
+    orders_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _worker(url: str, routes: Path, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O2C_")}
+    env.update(
+        O2C_DATABASE_URL=url,
+        O2C_ROUTES_FILE=str(routes),
+        O2C_MAPPINGS_PATHS=",".join(str(p) for p in MAPPING_DIRS),
+        O2C_WORKERS_POLL_INTERVAL_MS="100",
+        O2C_LOGGING_LEVEL="WARNING",
+    )
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from hub.cli.main import entry; entry()",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def one_run(store: str, workers: int, orders: int, sink: FaultTargetClient, tmp: Path) -> Run:
+    sink.reset()
+    engine, url = make_store(store, tmp)
+    _routes, ingestor = routes_and_ingestor(
+        engine, write_routes(tmp, sink.base_url, targets=TARGETS)
+    )
+    bodies = [order(n) for n in range(orders)]
+    # ingest alone first (no workers competing for the cores)
+    half = orders // 2
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda b: ingestor.ingest("magento", "order", b), bodies[:half]))
+    ingest_rate = half / (time.perf_counter() - start)
+    with engine.begin() as conn:  # keep only the end-to-end half in the timing below
+        conn.execute(delivery_table.update().values(status="delivered"))
+    procs = [_worker(url, tmp / "routes.yaml", 32, tmp / f"w{i}.log") for i in range(workers)]
+    try:
+        time.sleep(1.5)  # workers up
+        start = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda b: ingestor.ingest("magento", "order", b), bodies[half:]))
+        expected = (orders - half) * len(TARGETS)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                pending = conn.execute(
+                    select(func.count()).where(D.status != "delivered")
+                ).scalar_one()
+            if pending == 0:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(D.delivered_at, M.received_at)
+            .join(message_table, M.id == D.message_id)
+            .where(D.delivered_at.is_not(None))  # the forced first half has none
+        ).all()
+    lags = sorted((r.delivered_at - r.received_at).total_seconds() * 1000 for r in rows)
+    ingestor.writer.close()
+    engine.dispose()
+    return Run(
+        ingest_per_s=ingest_rate,
+        deliveries_per_s=expected / elapsed,
+        orders_per_s=(orders - half) / elapsed,
+        p50_ms=lags[len(lags) // 2],
+        p99_ms=lags[int(len(lags) * 0.99) - 1],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--write", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+    lines: list[str] = []
+    with (
+        run_fault_target(seed=1) as base,
+        FaultTargetClient(base) as sink,
+        tempfile.TemporaryDirectory() as tmpdir,
+    ):
+        tmp = Path(tmpdir)
+        ceil = {
+            "sqlite_commits": ceilings.sqlite_commits_per_second(tmp / "ceiling.db"),
+            "sink_rps": ceilings.sink_requests_per_second(sink.url("ceiling")),
+        }
+        if "postgres" in stores:
+            from tests.pg import pg_engine_or_skip
+
+            pg = pg_engine_or_skip()
+            ceil["pg_commits"] = ceilings.postgres_commits_per_second(
+                pg.url.render_as_string(hide_password=False)
+            )
+        print("ceilings:", {k: round(v) for k, v in ceil.items()})
+        for store in stores:
+            for workers in worker_counts:
+                runs = []
+                for i in range(args.runs):
+                    run_dir = tmp / f"{store}-{workers}-{i}"
+                    run_dir.mkdir()
+                    runs.append(one_run(store, workers, args.orders, sink, run_dir))
+                med = {
+                    f: statistics.median(getattr(r, f) for r in runs)
+                    for f in Run.__dataclass_fields__
+                }
+                row = (
+                    f"| {store} | {workers} | {med['ingest_per_s']:.0f} | "
+                    f"{med['orders_per_s']:.0f} | {med['deliveries_per_s']:.0f} | "
+                    f"{med['p50_ms']:.0f} | {med['p99_ms']:.0f} |"
+                )
+                print(row, flush=True)
+                lines.append(row)
+    drop_schemas()
+    _write(args, ceil, lines)
+
+
+def _write(args: argparse.Namespace, ceil: dict[str, float], rows: list[str]) -> None:
+    cmd = (
+        f"python -m bench.pipeline --orders {args.orders} --workers {args.workers} "
+        f"--runs {args.runs} --store {args.store}"
+    )
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    ceiling_line = (
+        f"Ceilings in the same run: SQLite one row per commit (WAL, FULL) "
+        f"{ceil['sqlite_commits']:.0f}/s; "
+        + (
+            f"PostgreSQL one row per commit {ceil['pg_commits']:.0f}/s; "
+            if "pg_commits" in ceil
+            else ""
+        )
+        + f"httpx to the loopback sink (16 concurrent) {ceil['sink_rps']:.0f} req/s."
+    )
+    section = "\n".join(
+        [
+            "## Pipeline: ingest and end to end",
+            "",
+            (
+                f"Command: `{cmd}` — machine: {machine}, {time.strftime('%Y-%m-%d')}. "
+                f"Medians of {args.runs} runs; 3 deliveries per order; latency = "
+                "delivered_at − received_at."
+            ),
+            "",
+            ceiling_line,
+            "",
+            (
+                "| store | worker processes | ingest orders/s | end-to-end orders/s "
+                "| deliveries/s | latency p50 ms | latency p99 ms |"
+            ),
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+    path: Path = args.write
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    marker = "## Pipeline: ingest and end to end"
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        tail = rest.split("\n## ", 1)
+        text = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
