@@ -17,24 +17,24 @@ import platform
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from bench import ceilings
 from hub.store.tables import delivery_table, message_table
 from hub.testing.fault_target import FaultTargetClient, run_fault_target
 from tests.pg import drop_schemas
 from tests.pipeline_support import (
-    MAPPING_DIRS,
     make_store,
     order,
     routes_and_ingestor,
+    spawn_worker,
+    stop_workers,
     write_routes,
 )
 
@@ -54,29 +54,31 @@ class Run:
 
 
 def _worker(url: str, routes: Path, concurrency: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("O2C_")}
-    env.update(
-        O2C_DATABASE_URL=url,
-        O2C_ROUTES_FILE=str(routes),
-        O2C_MAPPINGS_PATHS=",".join(str(p) for p in MAPPING_DIRS),
-        O2C_WORKERS_POLL_INTERVAL_MS="100",
-        O2C_LOGGING_LEVEL="WARNING",
+    return spawn_worker(
+        url, routes, concurrency, log, WORKERS_POLL_INTERVAL_MS="100", LOGGING_LEVEL="WARNING"
     )
-    with log.open("wb") as sink:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from hub.cli.main import entry; entry()",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+
+
+def _wait_delivered(engine: Engine, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            left = conn.execute(select(func.count()).where(D.status != "delivered")).scalar_one()
+        if left == 0:
+            return
+        time.sleep(0.2)
+
+
+def _lags(engine: Engine) -> tuple[float, float]:
+    """p50 and p99 of delivered_at - received_at, in ms."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(D.delivered_at, M.received_at)
+            .join(message_table, M.id == D.message_id)
+            .where(D.delivered_at.is_not(None))
+        ).all()
+    lags = sorted((r.delivered_at - r.received_at).total_seconds() * 1000 for r in rows)
+    return lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
 
 
 def one_run(store: str, workers: int, orders: int, sink: FaultTargetClient, tmp: Path) -> Run:
@@ -101,16 +103,51 @@ def one_run(store: str, workers: int, orders: int, sink: FaultTargetClient, tmp:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda b: ingestor.ingest("magento", "order", b), bodies[half:]))
         expected = (orders - half) * len(TARGETS)
-        deadline = time.monotonic() + 600
+        _wait_delivered(engine, 600)
+        elapsed = time.perf_counter() - start
+    finally:
+        stop_workers(procs)
+    p50, p99 = _lags(engine)  # the forced first half has no delivered_at
+    ingestor.writer.close()
+    engine.dispose()
+    return Run(
+        ingest_per_s=ingest_rate,
+        deliveries_per_s=expected / elapsed,
+        orders_per_s=(orders - half) / elapsed,
+        p50_ms=p50,
+        p99_ms=p99,
+    )
+
+
+def paced_lag(
+    store: str, workers: int, rate: float, seconds: float, sink: FaultTargetClient, tmp: Path
+) -> tuple[float, float]:
+    """Delivery lag (p50, p99 ms) when orders arrive at a steady ``rate`` per second."""
+    sink.reset()
+    engine, url = make_store(store, tmp)
+    _routes, ingestor = routes_and_ingestor(
+        engine, write_routes(tmp, sink.base_url, targets=TARGETS)
+    )
+    count = int(rate * seconds)
+    bodies = [order(n) for n in range(count)]
+    procs = [_worker(url, tmp / "routes.yaml", 32, tmp / f"w{i}.log") for i in range(workers)]
+    try:
+        time.sleep(1.5)
+        start = time.perf_counter()
+        for i, body in enumerate(bodies):  # bounded: count orders, one every 1/rate s
+            due = start + i / rate
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            ingestor.ingest("magento", "order", body)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                pending = conn.execute(
+                left = conn.execute(
                     select(func.count()).where(D.status != "delivered")
                 ).scalar_one()
-            if pending == 0:
+            if left == 0:
                 break
             time.sleep(0.2)
-        elapsed = time.perf_counter() - start
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -118,20 +155,16 @@ def one_run(store: str, workers: int, orders: int, sink: FaultTargetClient, tmp:
             p.wait(timeout=60)
     with engine.connect() as conn:
         rows = conn.execute(
-            select(D.delivered_at, M.received_at)
-            .join(message_table, M.id == D.message_id)
-            .where(D.delivered_at.is_not(None))  # the forced first half has none
+            select(D.delivered_at, M.received_at).join(message_table, M.id == D.message_id)
         ).all()
-    lags = sorted((r.delivered_at - r.received_at).total_seconds() * 1000 for r in rows)
+    lags = sorted(
+        (r.delivered_at - r.received_at).total_seconds() * 1000
+        for r in rows
+        if r.delivered_at is not None
+    )
     ingestor.writer.close()
     engine.dispose()
-    return Run(
-        ingest_per_s=ingest_rate,
-        deliveries_per_s=expected / elapsed,
-        orders_per_s=(orders - half) / elapsed,
-        p50_ms=lags[len(lags) // 2],
-        p99_ms=lags[int(len(lags) * 0.99) - 1],
-    )
+    return lags[len(lags) // 2], lags[int(len(lags) * 0.99) - 1]
 
 
 def main() -> None:
@@ -141,10 +174,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--write", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=50.0,
+        help="orders/s for the steady-rate lag measurement (0: skip)",
+    )
     args = parser.parse_args()
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     worker_counts = [int(w) for w in args.workers.split(",")]
     lines: list[str] = []
+    lag_rows: list[str] = []
     with (
         run_fault_target(seed=1) as base,
         FaultTargetClient(base) as sink,
@@ -181,14 +221,22 @@ def main() -> None:
                 )
                 print(row, flush=True)
                 lines.append(row)
+            if args.paced_rate > 0:
+                lag_dir = tmp / f"{store}-paced"
+                lag_dir.mkdir()
+                p50, p99 = paced_lag(store, 2, args.paced_rate, 10.0, sink, lag_dir)
+                lag_rows.append(f"| {store} | 2 | {args.paced_rate:.0f} | {p50:.0f} | {p99:.0f} |")
+                print(lag_rows[-1], flush=True)
     drop_schemas()
-    _write(args, ceil, lines)
+    _write(args, ceil, lines, lag_rows)
 
 
-def _write(args: argparse.Namespace, ceil: dict[str, float], rows: list[str]) -> None:
+def _write(
+    args: argparse.Namespace, ceil: dict[str, float], rows: list[str], lag_rows: list[str]
+) -> None:
     cmd = (
-        f"python -m bench.pipeline --orders {args.orders} --workers {args.workers} "
-        f"--runs {args.runs} --store {args.store}"
+        f"python -m bench.pipeline --paced-rate {args.paced_rate:g} --orders {args.orders} "
+        f"--workers {args.workers} --runs {args.runs} --store {args.store}"
     )
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     ceiling_line = (
@@ -219,6 +267,15 @@ def _write(args: argparse.Namespace, ceil: dict[str, float], rows: list[str]) ->
             ),
             "|---|---|---|---|---|---|---|",
             *rows,
+            "",
+            (
+                "Delivery lag at a steady arrival rate (orders ingested one by one at the "
+                "rate, 3 deliveries each, 10 s):"
+            ),
+            "",
+            "| store | worker processes | orders/s offered | lag p50 ms | lag p99 ms |",
+            "|---|---|---|---|---|",
+            *lag_rows,
             "",
         ]
     )

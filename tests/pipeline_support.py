@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ from hub.store.db import make_engine
 from tests.conftest import FIXTURES, SAMPLES
 from tests.pg import pg_engine_or_skip, pg_schema_url
 
+ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = FIXTURES / "pipeline"
 MAPPING_DIRS = [PIPELINE / "mappings", Path(__file__).resolve().parents[1] / "mappings"]
 BASE_ORDER = json.loads((SAMPLES / "order-eu-b2b-vat.json").read_text(encoding="utf-8"))
@@ -96,3 +101,50 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engi
     engine, url = make_store(request.param, tmp_path)
     yield engine, url
     engine.dispose()
+
+
+def spawn_worker(
+    url: str,
+    routes_file: Path,
+    concurrency: int,
+    log: Path,
+    **settings: str,
+) -> subprocess.Popen[bytes]:
+    """An `o2c worker` process on ``url`` with the test mappings; extra O2C_ settings as
+    keyword arguments (``WORKERS_LEASE_SECONDS="5"``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("O2C_")}
+    env.update(
+        O2C_DATABASE_URL=url,
+        O2C_ROUTES_FILE=str(routes_file),
+        O2C_MAPPINGS_PATHS=",".join(str(p) for p in MAPPING_DIRS),
+        O2C_WORKERS_POLL_INTERVAL_MS="200",
+    )
+    env.update({f"O2C_{key}": value for key, value in settings.items()})
+    with log.open("wb") as sink:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from hub.cli.main import entry; entry()",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    """SIGTERM, then wait (kill after ``timeout``)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

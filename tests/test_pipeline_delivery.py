@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -23,17 +21,17 @@ from hub.store.tables import delivery_table
 from hub.targets.factory import build_targets
 from hub.testing.fault_target import FaultTargetClient, run_fault_target
 from tests.pipeline_support import (
-    MAPPING_DIRS,
     make_store,
     order,
     routes_and_ingestor,
+    spawn_worker,
+    stop_workers,
     store,
     write_routes,
 )
 
 __all__ = ["store"]
 D = delivery_table.c
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -180,44 +178,20 @@ def test_target_outage_trips_the_breaker_without_burning_attempts(
 def _worker_process(
     url: str, routes_file: Path, concurrency: int, *, lease_seconds: int = 30
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("O2C_")}
-    env.update(
-        O2C_DATABASE_URL=url,
-        O2C_ROUTES_FILE=str(routes_file),
-        O2C_MAPPINGS_PATHS=",".join(str(p) for p in MAPPING_DIRS),
-        O2C_WORKERS_POLL_INTERVAL_MS="200",
-        O2C_WORKERS_LEASE_SECONDS=str(lease_seconds),
-        O2C_WORKERS_SHUTDOWN_GRACE_SECONDS="5",
-        O2C_WORKERS_BREAKER_FAILURE_THRESHOLD="25",
+    return spawn_worker(
+        url,
+        routes_file,
+        concurrency,
+        routes_file.parent / f"worker-{time.monotonic_ns()}.log",
+        WORKERS_LEASE_SECONDS=str(lease_seconds),
+        WORKERS_SHUTDOWN_GRACE_SECONDS="5",
+        # a flaky target (30 % errors) must not trip the breaker by chance here
+        WORKERS_BREAKER_FAILURE_THRESHOLD="25",
     )
-    log = routes_file.parent / f"worker-{time.monotonic_ns()}.log"
-    with log.open("wb") as sink:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from hub.cli.main import entry; entry()",
-                "worker",
-                "--concurrency",
-                str(concurrency),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    stop_workers(procs, timeout=30)
 
 
 def _wait(predicate: Callable[[], bool], seconds: float) -> bool:

@@ -97,3 +97,63 @@ def worker(
     err.print(
         f"worker stopped: {the_worker.delivered} delivered, {the_worker.failed} failed attempts"
     )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Deliveries at once (default: workers.concurrency).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the HTTP API and the delivery workers in one process (SQLite upgrades itself)."""
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    settings = load_settings(config)
+    runtime = runtime_from(settings)
+    runtime.upgrade_if_embedded()
+    runtime.require_current_schema()
+    the_worker = runtime.worker(concurrency=concurrency)
+    worker_task: asyncio.Task[None] | None = None
+
+    def alive() -> bool:
+        return worker_task is not None and not worker_task.done()
+
+    app = create_app(runtime, alive)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            log_level="warning",
+            lifespan="off",
+        )
+    )
+
+    async def main() -> None:
+        nonlocal worker_task
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def shutdown() -> None:
+            server.should_exit = True
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, shutdown)
+        worker_task = asyncio.create_task(the_worker.run(stop))
+        try:
+            await server.serve()  # returns once shutdown() asked it to
+        finally:
+            stop.set()
+            await worker_task
+            for target in the_worker.targets.values():
+                await target.aclose()
+
+    err.print(
+        f"serving on http://{server.config.host}:{server.config.port} with worker {the_worker.name}"
+    )
+    asyncio.run(main())
