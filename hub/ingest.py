@@ -156,13 +156,12 @@ class Ingestor:
         refs = _references(system, python_doc, external_id)
         deliveries = []
         for route in routes:
-            key = route.ordering_key.search(python_doc) if route.ordering_key else None
             deliveries.append(
                 {
                     "route": route.name,
                     "target": route.target,
                     "mapping_name": route.mapping.name if route.mapping else None,
-                    "ordering_key": str(key) if key not in (None, "") else default_key,
+                    "ordering_key": route.ordering_key_for(python_doc, default_key),
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
                     "reclaims": 0,

@@ -81,9 +81,10 @@ class Route:
             return False
         return self.when is None or is_truthy(self.when.search(canonical))
 
-    def ordering_key_for(self, canonical: dict[str, Any], external_id: str) -> str:
+    def ordering_key_for(self, canonical: dict[str, Any], default: str) -> str:
+        """The route's ordering key for a document, else ``default`` (its entity's id)."""
         value = self.ordering_key.search(canonical) if self.ordering_key else None
-        return f"{self.system}:{value if value not in (None, '') else external_id}"
+        return str(value) if value not in (None, "") else default
 
 
 @dataclass
