@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, exists, func, or_, select, update
 
 from hub.clock import utcnow
 from hub.queue.states import CLAIMABLE, UNFINISHED, DeliveryStatus
@@ -170,40 +170,54 @@ class QueueStore:
         return self.finish_many([(claimed, outcome)], worker)[0]
 
     def finish_many(self, items: Sequence[tuple[Claimed, Outcome]], worker: str) -> list[bool]:
-        """Record several outcomes in one transaction (one durable commit for all)."""
+        """Record several outcomes in one transaction (one durable commit for all).
+
+        The rows still held by ``worker`` are locked first (fencing: a reclaimed delivery
+        is not ours any more); the updates then go out as one executemany per shape.
+        """
+        if not items:
+            return []
         now = utcnow()
-        kept: list[bool] = []
-        attempts: list[dict[str, object]] = []
+        ids = [claimed.id for claimed, _ in items]
         with self.engine.begin() as conn:
+            held_query = select(D.id).where(
+                D.id.in_(ids), D.lease_owner == worker, D.status == S.IN_FLIGHT.value
+            )
+            if self.postgres:
+                held_query = held_query.with_for_update()
+            held = set(conn.execute(held_query).scalars())
+            groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+            attempts: list[dict[str, object]] = []
             for claimed, outcome in items:
-                result = conn.execute(
-                    update(delivery_table)
-                    .where(
-                        D.id == claimed.id,
-                        D.lease_owner == worker,
-                        D.status == S.IN_FLIGHT.value,
-                    )
-                    .values(**self._finish_values(outcome, now))
+                if claimed.id not in held:
+                    continue
+                values = self._finish_values(outcome, now)
+                params = {f"v_{k}": v for k, v in values.items() if k != "attempts"}
+                params["b_id"] = claimed.id
+                groups.setdefault(tuple(sorted(values)), []).append(params)
+                attempts.append(
+                    {
+                        "delivery_id": claimed.id,
+                        "number": claimed.attempts + 1,
+                        "worker": worker,
+                        "started_at": outcome.started_at,
+                        "duration_ms": outcome.duration_ms,
+                        "outcome": outcome.outcome,
+                        "status_code": outcome.status_code,
+                        "error": outcome.error,
+                        "response_summary": outcome.response_summary,
+                    }
                 )
-                ok = result.rowcount == 1
-                kept.append(ok)
-                if ok:
-                    attempts.append(
-                        {
-                            "delivery_id": claimed.id,
-                            "number": claimed.attempts + 1,
-                            "worker": worker,
-                            "started_at": outcome.started_at,
-                            "duration_ms": outcome.duration_ms,
-                            "outcome": outcome.outcome,
-                            "status_code": outcome.status_code,
-                            "error": outcome.error,
-                            "response_summary": outcome.response_summary,
-                        }
-                    )
+            for keys, rows in groups.items():
+                sets: dict[str, object] = {
+                    k: (D.attempts + 1 if k == "attempts" else bindparam(f"v_{k}")) for k in keys
+                }
+                conn.execute(
+                    update(delivery_table).where(D.id == bindparam("b_id")).values(**sets), rows
+                )
             if attempts:
                 conn.execute(attempt_table.insert(), attempts)
-        return kept
+        return [claimed.id in held for claimed, _ in items]
 
     @staticmethod
     def _finish_values(outcome: Outcome, now: datetime) -> dict[str, object]:
@@ -217,7 +231,7 @@ class QueueStore:
             "error_fingerprint": outcome.fingerprint,
         }
         if outcome.counts_attempt:
-            values["attempts"] = D.attempts + 1
+            values["attempts"] = True  # attempts = attempts + 1
         if outcome.next_attempt_at is not None:
             values["next_attempt_at"] = outcome.next_attempt_at
         if outcome.reference is not None:
