@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,10 @@ def test_mapping_test_prints_canonical_order(sample: Path) -> None:
     source = json.loads(sample.read_text(encoding="utf-8"))
     assert order["kind"] == "order"
     assert order["order_number"] == source["increment_id"]
-    # Decimal amounts travel as exact strings in JSON
-    assert order["totals"]["grand_total"] == f"{source['grand_total']}" or (
-        float(order["totals"]["grand_total"]) == source["grand_total"]
-    )
+    # Decimal amounts travel as exact strings in JSON, and agree to the cent
+    assert isinstance(order["totals"]["grand_total"], str)
+    exact = json.loads(sample.read_text(encoding="utf-8"), parse_float=Decimal)
+    assert Decimal(order["totals"]["grand_total"]) == exact["grand_total"]
 
 
 def test_mapping_test_explain() -> None:

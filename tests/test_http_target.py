@@ -32,8 +32,6 @@ from hub.targets.http import (
     DETAIL_LIMIT,
     HttpTarget,
     HttpTargetConfig,
-    error_class_for_status,
-    parse_retry_after,
 )
 from hub.testing.fault_target import FaultTargetClient, run_fault_target
 
@@ -219,7 +217,7 @@ def test_faults_for_one_target_leave_the_others_alone(control: FaultTargetClient
         (500, TransientError),
         (502, TransientError),
         (503, TransientError),  # no Retry-After: plain transient
-        (504, TransientError),
+        (504, TargetTimeout),  # the gateway gave up: the call may have landed
         (410, Rejected),  # other 4xx
         (507, TransientError),  # other 5xx
     ],
@@ -562,24 +560,17 @@ def test_random_faults_are_reproducible_after_reset(control: FaultTargetClient) 
 # --------------------------------------------------------------------------- helpers
 
 
-def test_parse_retry_after_forms() -> None:
+def test_status_classes_come_from_the_disposition_table() -> None:
+    """The target answers with whatever classify_status decides (one table for all)."""
+    from hub.queue.disposition import classify_status
+
     now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     later = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    earlier = format_datetime(now - timedelta(seconds=90), usegmt=True)
-    assert parse_retry_after("120") == 120.0
-    assert parse_retry_after(" 0 ") == 0.0
-    assert parse_retry_after(later, now=now) == 90.0
-    assert parse_retry_after(earlier, now=now) == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("") is None
-    assert parse_retry_after(None) is None
-
-
-def test_status_table_edges() -> None:
-    assert error_class_for_status(503, retry_after=2.0) is RateLimited
-    assert error_class_for_status(503, retry_after=None) is TransientError
-    assert error_class_for_status(429, retry_after=None) is RateLimited
-    assert error_class_for_status(302, retry_after=None) is PermanentError
+    assert classify_status(503, "2", now=now).error is RateLimited
+    assert classify_status(503, None, now=now).error is TransientError
+    assert classify_status(429, None, now=now).error is RateLimited
+    assert classify_status(429, later, now=now).retry_after == 90.0
+    assert classify_status(302, None, now=now).error is PermanentError
 
 
 def test_standalone_command_serves_and_stops() -> None:

@@ -15,22 +15,22 @@ and turns the answer into a :class:`~hub.targets.base.DeliveryResult` or a typed
 ================================  ==============================================================
 2xx                               ``DeliveryResult``; reference from ``body[reference_field]``,
                                   else the last path segment of ``Location``, else ``None``
-429                               ``RateLimited(retry_after=...)`` (``None`` without Retry-After)
-503 with a usable Retry-After     ``RateLimited(retry_after=...)``
-408, 425, any other 5xx           ``TransientError``
+429, or a retryable status with   ``RateLimited(retry_after=...)``
+a usable Retry-After
+504                               ``TargetTimeout``
+408, 425, 500, 502, 503, 5xx      ``TransientError``
 401, 403                          ``AuthFailed``
 400, 404, 409, 422, other 4xx     ``Rejected`` with the target's own message
 1xx, 3xx (redirects are not       ``PermanentError``: the URL is probably wrong
 followed)
-connection refused / reset, DNS   ``TargetUnavailable``
+connection refused / reset        ``TargetUnavailable``
 connect / read / write / pool     ``TargetTimeout`` (the call may have landed: the retry relies on
 timeout                           the Idempotency-Key)
 ================================  ==============================================================
 
-``Retry-After`` is read in both of its forms, delay-seconds and HTTP-date (see
-:func:`parse_retry_after`). The table (:data:`HTTP_STATUS_ERRORS` plus the range rules in
-:func:`error_class_for_status`) is local to this module for now; the queue's disposition
-table will absorb it later.
+``Retry-After`` is read in both of its forms, delay-seconds and HTTP-date. Statuses are
+classified by the queue's one disposition table
+(:func:`hub.queue.disposition.classify_status`), so this target and every adapter agree.
 
 Every error carries ``target`` (the target's name), ``status_code`` (``None`` when there
 was no HTTP answer) and ``detail`` (the target's message or the transport failure, at most
@@ -55,16 +55,13 @@ httpx exceptions never leave this module: each is translated with ``raise ... fr
 from __future__ import annotations
 
 import json
-import math
 import re
 import socket
 import ssl
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from enum import Enum
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import quote, unquote, urlsplit
 from uuid import UUID
@@ -82,43 +79,25 @@ from tenacity import (
 
 from hub import __version__
 from hub.errors import (
-    AuthFailed,
     DeliveryError,
     PermanentError,
     RateLimited,
-    Rejected,
     TargetTimeout,
     TargetUnavailable,
     TransientError,
 )
+from hub.queue.disposition import classify_status
 from hub.targets.base import Delivery, DeliveryResult
 
 __all__ = [
     "DETAIL_LIMIT",
-    "HTTP_STATUS_ERRORS",
     "HttpTarget",
     "HttpTargetConfig",
-    "error_class_for_status",
-    "parse_retry_after",
 ]
 
 DETAIL_LIMIT: Final = 500
 """The longest ``detail`` an error carries (the target's message, truncated)."""
 
-HTTP_STATUS_ERRORS: Final[Mapping[int, type[DeliveryError]]] = MappingProxyType(
-    {
-        400: Rejected,
-        401: AuthFailed,
-        403: AuthFailed,
-        404: Rejected,
-        408: TransientError,
-        409: Rejected,
-        422: Rejected,
-        425: TransientError,
-        429: RateLimited,
-    }
-)
-"""Statuses with a class of their own; :func:`error_class_for_status` covers the rest."""
 
 QUICK_RETRY_ATTEMPTS: Final = 2
 QUICK_RETRY_WAIT: Final = 0.2
@@ -255,52 +234,6 @@ class HttpTargetConfig(BaseModel):
                 # never echo the value: it is a secret
                 raise ValueError(f"header {name!r} must have a printable ASCII value")
         return value
-
-
-# --------------------------------------------------------------------------- status table
-
-
-def error_class_for_status(status: int, *, retry_after: float | None) -> type[DeliveryError]:
-    """The error class for a non-2xx HTTP status (see the module's table).
-
-    ``retry_after`` is the parsed Retry-After header; it turns a 503 into RateLimited.
-    """
-    if status == 503 and retry_after is not None:
-        return RateLimited
-    known = HTTP_STATUS_ERRORS.get(status)
-    if known is not None:
-        return known
-    if 500 <= status <= 599:
-        return TransientError
-    if 400 <= status <= 499:
-        return Rejected
-    return PermanentError
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date.
-
-    A date in the past gives 0. Anything unreadable gives ``None`` (as if absent).
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less parse means "-0000"
-        when = when.replace(tzinfo=UTC)
-    current = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -613,9 +546,10 @@ class HttpTarget:
 
     def _status_error(self, response: httpx.Response) -> DeliveryError:
         status = response.status_code
-        raw_retry_after = response.headers.get("Retry-After")
-        retry_after = parse_retry_after(raw_retry_after) if status in {429, 503} else None
-        cls = error_class_for_status(status, retry_after=retry_after)
+        verdict = classify_status(
+            status, response.headers.get("Retry-After"), now=datetime.now(UTC)
+        )
+        cls, retry_after = verdict.error, verdict.retry_after
         body = _response_json(response)
         found = _find_message(body) if body is not None else None
         if found is None:
