@@ -81,7 +81,11 @@ def show(
             )
             if a["error"]:
                 line += f": {a['error']}"
+            elif a["response_summary"]:
+                line += f": {a['response_summary']}"
             out.print(Text(line))
+            if a["request_summary"]:
+                out.print(Text(f"     sent {a['request_summary']}", style="dim"))
         if d["status"] in ("retrying",) and d["next_attempt_at"]:
             out.print(Text(f"  next attempt {_when(d['next_attempt_at'])}"))
 

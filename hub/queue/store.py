@@ -58,6 +58,7 @@ class Outcome:
     fingerprint: str | None = None
     status_code: int | None = None
     reference: str | None = None
+    request_summary: str | None = None
     response_summary: str | None = None
     sent_payload: str | None = None
     sent_mapping_version: str | None = None
@@ -205,6 +206,7 @@ class QueueStore:
                         "outcome": outcome.outcome,
                         "status_code": outcome.status_code,
                         "error": outcome.error,
+                        "request_summary": outcome.request_summary,
                         "response_summary": outcome.response_summary,
                     }
                 )

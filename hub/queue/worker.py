@@ -254,6 +254,12 @@ class Worker:
             )
         now = utcnow()
         duration = int((time.perf_counter() - clock) * 1000)
+        request = (
+            f"{item.kind} to {item.target} via {item.route}"
+            + (f" mapped by {mapping_version}" if mapping_version else " (canonical)")
+            + (f", {len(sent)} bytes" if sent is not None else ", not sent")
+            + f", key {item.idempotency_key}"
+        )
         if error is None:
             assert result is not None
             outcome = Outcome(
@@ -266,6 +272,7 @@ class Worker:
                 response_summary=_clip(filter_secrets(result.summary or "", self.secrets)),
                 sent_payload=sent,
                 sent_mapping_version=mapping_version,
+                request_summary=request,
             )
             self.delivered += 1
         else:
@@ -286,6 +293,7 @@ class Worker:
                 status_code=error.status_code,
                 sent_payload=sent,
                 sent_mapping_version=mapping_version,
+                request_summary=request,
             )
             self.failed += 1
         kept = await self._finish(item, outcome)

@@ -117,6 +117,7 @@ class Attempt(SQLModel, table=True):
     outcome: str = Field(max_length=16)
     status_code: int | None = None
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    request_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     response_summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 

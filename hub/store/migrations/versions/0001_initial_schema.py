@@ -167,6 +167,7 @@ def upgrade() -> None:
         sa.Column("outcome", AutoString(length=16), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("request_summary", sa.Text(), nullable=True),
         sa.Column("response_summary", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["delivery_id"],
