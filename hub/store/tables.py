@@ -163,3 +163,40 @@ delivery_table = _table(Delivery)
 attempt_table = _table(Attempt)
 quarantined_table = _table(Quarantined)
 target_state_table = _table(TargetState)
+
+
+class ApiKey(SQLModel, table=True):
+    """A client's API key: only its hash is kept; the key is shown once, at creation."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=128, unique=True)
+    prefix: str = Field(max_length=16, index=True, description="First characters, for lookup.")
+    key_hash: str = Field(max_length=64, description="SHA-256 of the whole key (hex).")
+    scopes: str = Field(sa_column=Column(Text, nullable=False), description="JSON list.")
+    created_at: datetime
+    created_by: str = Field(max_length=128)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """One operator action, append-only, chained to the previous entry by its hash."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_PK, primary_key=True, autoincrement=True)
+    )
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=255)
+    details: str = Field(sa_column=Column(Text, nullable=False), description="JSON object.")
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+api_key_table = _table(ApiKey)
+audit_table = _table(AuditEntry)
