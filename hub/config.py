@@ -59,6 +59,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from hub.errors import ConfigError, SourceFileError
 from hub.paths import bundled_config_dir, bundled_mappings_dir
 from hub.queue.breaker import BreakerConfig
+from hub.security.signatures import SignatureConfig
 from hub.yamlsource import LocatedDocument, PathKey, load_located_file
 
 __all__ = [
@@ -137,6 +138,11 @@ class ServerSettings(BaseModel):
     )
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the HTTP server.")
     workers: int = Field(default=1, ge=1, description="Number of HTTP server worker processes.")
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger ones are refused with 413.",
+    )
 
 
 class WorkersSettings(BaseModel):
@@ -287,6 +293,15 @@ class SecuritySettings(BaseModel):
             "Key used to sign tokens and webhooks. Never write it into the file: use "
             "`{$env: NAME}` or `{$file: PATH}`. In production it must be a real secret of "
             f"at least {MIN_SECRET_LENGTH} characters, not a placeholder such as `changeme`."
+        ),
+    )
+    inbound_signatures: dict[str, SignatureConfig] = Field(
+        default_factory=dict,
+        description=(
+            "Per source system, how its calls are signed: `scheme: adobe_commerce` with the "
+            "public key from the Commerce admin, or `scheme: hmac_sha256` with shared "
+            "secrets (by reference) and a replay window. A system listed here must sign "
+            "every call; unsigned or badly signed calls get 401."
         ),
     )
 

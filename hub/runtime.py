@@ -15,6 +15,7 @@ from hub.config import Settings
 from hub.ingest import Ingestor
 from hub.queue.worker import Worker, WorkerOptions
 from hub.routing import RouteTable, load_routes
+from hub.security.signatures import Verifier, verifier_for
 from hub.store import migrate
 from hub.store.db import is_sqlite, make_engine
 from hub.targets.factory import build_targets, target_secrets
@@ -44,6 +45,17 @@ class Runtime:
             on_mismatch=controls.on_mismatch,
             tolerance=controls.tolerance,
         )
+
+    @cached_property
+    def _verifiers(self) -> dict[str, Verifier]:
+        return {
+            system: verifier_for(config)
+            for system, config in self.settings.security.inbound_signatures.items()
+        }
+
+    def signature_verifier(self, system: str) -> Verifier | None:
+        """The signature check for calls from ``system``, if it signs them."""
+        return self._verifiers.get(system)
 
     def upgrade_if_embedded(self) -> None:
         """SQLite upgrades itself; a shared PostgreSQL is upgraded by `o2c db upgrade`."""

@@ -13,7 +13,16 @@ from typing import Annotated
 import typer
 
 from hub import __version__
-from hub.cli import config_cmd, demo_cmd, mapping_cmd, ops_cmd, pipeline_cmd, schema_cmd
+from hub.cli import (
+    apikey_cmd,
+    audit_cmd,
+    config_cmd,
+    demo_cmd,
+    mapping_cmd,
+    ops_cmd,
+    pipeline_cmd,
+    schema_cmd,
+)
 from hub.cli.output import err
 from hub.errors import HubError
 
@@ -35,6 +44,8 @@ app.command("serve")(pipeline_cmd.serve)
 app.add_typer(ops_cmd.messages_app, name="messages")
 app.add_typer(ops_cmd.dlq_app, name="dlq")
 app.command("targets")(ops_cmd.targets)
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(apikey_cmd.app, name="apikey")
 
 _state = {"debug": False}
 
