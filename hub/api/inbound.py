@@ -83,12 +83,12 @@ async def post_document(
     runtime: RuntimeDep,
     system: Annotated[str, Path(pattern=NAME, description="e.g. magento")],
     kind: Annotated[str, Path(pattern=NAME, description="e.g. order")],
-    content_type: Annotated[str | None, Header()] = None,
     x_correlation_id: Annotated[
         str | None, Header(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     ] = None,
 ) -> Accepted:
     caller.require(f"inbound:{system}")
+    content_type = request.headers.get("content-type")
     base = (content_type or "").split(";")[0].strip().lower()
     if base not in JSON_TYPES and not base.endswith("+json"):
         raise UnsupportedMediaType(

@@ -91,7 +91,9 @@ class DeadLetterGroupView(BaseModel):
 class ReplayRequest(BaseModel):
     """Which dead letters to replay: ids, a fingerprint group, or all of one target."""
 
-    delivery_ids: list[int] | None = Field(None, max_length=10_000)
+    delivery_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        None, max_length=10_000
+    )
     fingerprint: str | None = Field(None, max_length=255)
     target: str | None = Field(None, max_length=128)
 
@@ -118,7 +120,7 @@ class TargetView(BaseModel):
     last_failure: str | None = None
 
 
-ERRORS = problem_responses(401, 403, 404, 422)
+ERRORS = problem_responses(400, 401, 403, 404, 422)
 
 
 @router.get(
