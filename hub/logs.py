@@ -178,6 +178,9 @@ _EMAIL = re.compile(
 )
 
 
+_MASKED_EMAIL = re.compile(r"[A-Za-z0-9._+-]\*\*\*(?:@|%40)")
+
+
 def _mask_email(match: re.Match[str]) -> str:
     return f"{match['local'][0]}***{match['at']}{match['domain']}"
 
@@ -209,6 +212,8 @@ def _redact_key_value(match: re.Match[str]) -> str:
         masked = _EMAIL.sub(_mask_email, value)
         if masked != value:
             return head + masked
+        if _MASKED_EMAIL.search(value):  # masked before: keep it (redaction is idempotent)
+            return match[0]
     token = _TOKENS.get(category, REDACTED)
     if value.startswith("["):
         if not value[1:-1].strip():

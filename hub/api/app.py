@@ -7,6 +7,7 @@ current, workers running).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,8 @@ from hub.api.deps import scope
 from hub.api.metrics import Metrics
 from hub.runtime import Runtime
 from hub.store import migrate
+
+CORRELATION = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def create_app(runtime: Runtime, workers_alive: Callable[[], bool]) -> FastAPI:

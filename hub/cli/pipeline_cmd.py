@@ -14,6 +14,7 @@ from hub.cli.mapping_cmd import ConfigOption
 from hub.cli.output import err, out
 from hub.config import load_settings
 from hub.ingest import IngestRejected
+from hub.logs import configure_logging
 from hub.runtime import runtime_from
 from hub.store import migrate
 
@@ -105,6 +106,12 @@ def serve(
     concurrency: Annotated[
         int | None, typer.Option(help="Deliveries at once (default: workers.concurrency).")
     ] = None,
+    workers: Annotated[
+        bool,
+        typer.Option(
+            "--workers/--no-workers", help="Run delivery workers in this process (off: API only)."
+        ),
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Run the HTTP API and the delivery workers in one process (SQLite upgrades itself)."""
@@ -117,10 +124,11 @@ def serve(
     runtime.upgrade_if_embedded()
     runtime.require_current_schema()
     the_worker = runtime.worker(concurrency=concurrency)
+    configure_logging(settings.logging, secrets=the_worker.secrets)
     worker_task: asyncio.Task[None] | None = None
 
     def alive() -> bool:
-        return worker_task is not None and not worker_task.done()
+        return not workers or (worker_task is not None and not worker_task.done())
 
     app = create_app(runtime, alive)
     server = uvicorn.Server(
@@ -144,12 +152,14 @@ def serve(
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, shutdown)
-        worker_task = asyncio.create_task(the_worker.run(stop))
+        if workers:
+            worker_task = asyncio.create_task(the_worker.run(stop))
         try:
             await server.serve()  # returns once shutdown() asked it to
         finally:
             stop.set()
-            await worker_task
+            if worker_task is not None:
+                await worker_task
             for target in the_worker.targets.values():
                 await target.aclose()
 

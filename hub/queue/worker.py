@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from hub.canonical import model_for
 from hub.clock import utcnow
 from hub.errors import DeliveryError, MappingApplyError, MasterDataMissing, TransientError
+from hub.logs import bind_correlation
 from hub.outbox import NOTIFY_CHANNEL
 from hub.queue.breaker import BreakerPolicy
 from hub.queue.breakers import BreakerBoard
@@ -206,6 +207,10 @@ class Worker:
     # ------------------------------------------------------------------ one delivery
 
     async def _process(self, item: Claimed) -> None:
+        with bind_correlation(item.correlation_id or None):
+            await self._deliver(item)
+
+    async def _deliver(self, item: Claimed) -> None:
         started = utcnow()
         clock = time.perf_counter()
         route = self.routes.route(item.route)

@@ -16,6 +16,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,11 @@ KEY_PATTERN = re.compile(r"^o2c_([A-Za-z0-9]{8})_([A-Za-z0-9_-]{40,})$")
 SCOPE_PATTERN = re.compile(r"^(inbound:([a-z][a-z0-9_]*|\*)|ops:read|ops:replay|admin)$")
 LAST_USED_PRECISION = timedelta(minutes=1)
 """last_used_at is written at most once a minute per key: no write on every request."""
+CACHE_SECONDS = 2.0
+"""A verified key is trusted this long without a database read; a revocation therefore
+takes effect within this many seconds in every process."""
+
+_verified: dict[str, tuple[float, Principal]] = {}
 
 
 class AuthenticationError(HubError):
@@ -119,6 +125,7 @@ def create_key(engine: Engine, name: str, scopes: list[str], *, actor: str) -> s
 def revoke_key(engine: Engine, name: str, *, actor: str) -> None:
     from hub.audit import AuditAction, record
 
+    _verified.clear()  # this process forgets at once; others within CACHE_SECONDS
     with engine.begin() as conn:
         result = conn.execute(
             update(api_key_table)
@@ -151,6 +158,9 @@ def authenticate(engine: Engine, authorization: str | None) -> Principal:
     if match is None:
         raise AuthenticationError("malformed API key")
     digest = _hash(key.strip())
+    cached = _verified.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
     with engine.connect() as conn:
         row = conn.execute(
             select(K.id, K.name, K.key_hash, K.scopes, K.last_used_at, K.revoked_at).where(
@@ -162,7 +172,11 @@ def authenticate(engine: Engine, authorization: str | None) -> Principal:
     if row.revoked_at is not None:
         raise AuthenticationError(f"API key {row.name!r} was revoked")
     _touch(engine, row.id, row.last_used_at)
-    return Principal(row.name, frozenset(json.loads(row.scopes)))
+    principal = Principal(row.name, frozenset(json.loads(row.scopes)))
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[digest] = (time.monotonic(), principal)
+    return principal
 
 
 def _touch(engine: Engine, key_id: str, last: datetime | None) -> None:
