@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from hub.clock import utcnow
 from hub.errors import HubError, Issue, MappingApplyError
+from hub.logs import redact_personal
 from hub.mapping import CompiledMapping, registry
 from hub.outbox import OutboxWrite, OutboxWriter
 from hub.queue.states import DeliveryStatus
@@ -257,7 +258,7 @@ class Ingestor:
         errors = [
             {
                 "where": i.where,
-                "message": i.message,
+                "message": redact_personal(i.message),  # the raw body keeps the data
                 "field": i.field,
                 "source": i.source,
                 "rule": i.rule,

@@ -27,11 +27,11 @@ from sqlalchemy import Engine
 from hub.canonical import model_for
 from hub.clock import utcnow
 from hub.errors import DeliveryError, MappingApplyError, MasterDataMissing, TransientError
-from hub.logs import bind_correlation
+from hub.logs import bind_correlation, scrub
 from hub.outbox import NOTIFY_CHANNEL
 from hub.queue.breaker import BreakerPolicy
 from hub.queue.breakers import BreakerBoard
-from hub.queue.disposition import filter_secrets, fingerprint
+from hub.queue.disposition import fingerprint
 from hub.queue.states import DeliveryStatus
 from hub.queue.store import Claimed, Outcome, QueueStore
 from hub.routing import RouteTable
@@ -274,7 +274,7 @@ class Worker:
                 duration_ms=duration,
                 status_code=result.status_code,
                 reference=result.reference,
-                response_summary=_clip(filter_secrets(result.summary or "", self.secrets)),
+                response_summary=_clip(scrub(result.summary or "", self.secrets)),
                 sent_payload=sent,
                 sent_mapping_version=mapping_version,
                 request_summary=request,
@@ -284,8 +284,8 @@ class Worker:
             decision = route.retry.to_policy().decide(
                 error, attempt, item.first_attempt_at or started, now
             )
-            text = filter_secrets(f"{type(error).__name__}: {error.message}", self.secrets)
-            detail = filter_secrets(error.detail or "", self.secrets)
+            text = scrub(f"{type(error).__name__}: {error.message}", self.secrets)
+            detail = scrub(error.detail or "", self.secrets)
             outcome = Outcome(
                 status=S.DEAD if decision.dead else S.RETRYING,
                 outcome="dead" if decision.dead else "retry",
@@ -294,7 +294,7 @@ class Worker:
                 next_attempt_at=decision.retry_at,
                 error=_clip(f"{text} — {decision.reason}" + (f" [{detail}]" if detail else "")),
                 error_class=type(error).__name__,
-                fingerprint=_clip(filter_secrets(fingerprint(error), self.secrets), 255),
+                fingerprint=_clip(scrub(fingerprint(error), self.secrets), 255),
                 status_code=error.status_code,
                 sent_payload=sent,
                 sent_mapping_version=mapping_version,
