@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
@@ -282,8 +283,16 @@ def replay_quarantined(ingestor: Ingestor, quarantine_id: str, *, dry_run: bool)
     mapping = ingestor.mapping_for(row.system, row.kind)
     if dry_run:
         try:
+            source = json.loads(row.raw, parse_float=Decimal)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return {
+                "quarantine_id": quarantine_id,
+                "would_ingest": False,
+                "errors": f"still not valid JSON: {exc}",
+            }
+        try:
             result = mapping.apply(
-                json.loads(row.raw, parse_float=__import__("decimal").Decimal),
+                source,
                 on_mismatch=ingestor.on_mismatch,
                 tolerance=ingestor.tolerance,
             )

@@ -202,3 +202,18 @@ def test_api_key_never_stored_or_shown(api: Api) -> None:
     assert key not in dump
     listed = api.client.get("/v1/targets", headers=api.auth("reader")).text
     assert key not in listed
+
+
+def test_quarantined_document_replays_once_the_input_is_fixed(api: Api) -> None:
+    bad = api.client.post(
+        URL, content=b'{"increment_id": ', headers={**JSON, **api.auth("magento")}
+    )
+    quarantine_id = bad.json()["quarantine_id"]
+    dry = api.client.post(
+        f"/v1/messages/{quarantine_id}/replay",
+        params={"dry_run": "true"},
+        headers=api.auth("replayer"),
+    )
+    assert dry.status_code == 200
+    assert dry.json()["quarantine"]["would_ingest"] is False  # still not JSON: says so
+    assert stored(api) == (0, 0, 1)

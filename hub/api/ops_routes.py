@@ -13,6 +13,7 @@ from hub import ops
 from hub.api.deps import Caller, RuntimeDep, scope
 from hub.api.problems import problem_responses
 from hub.audit import AuditAction, record
+from hub.errors import NotFoundError
 from hub.queue.breakers import BreakerBoard
 
 router = APIRouter(prefix="/v1", tags=["operations"])
@@ -158,7 +159,18 @@ async def replay_message(
     message_id: str, runtime: RuntimeDep, caller: Caller, dry_run: bool = False
 ) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        plan = ops.replay_message(runtime.engine, runtime.routes, message_id, dry_run=dry_run)
+        try:
+            plan = ops.replay_message(runtime.engine, runtime.routes, message_id, dry_run=dry_run)
+        except NotFoundError:  # perhaps a quarantined document: map it again
+            result = ops.replay_quarantined(runtime.ingestor, message_id, dry_run=dry_run)
+            if not dry_run:
+                record(
+                    runtime.engine,
+                    actor=caller.name,
+                    action=AuditAction.QUARANTINE_REPLAYED,
+                    target=message_id,
+                )
+            return {"quarantine": result, "dry_run": dry_run}
         if not dry_run:
             record(
                 runtime.engine,

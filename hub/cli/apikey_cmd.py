@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Annotated
 
@@ -10,15 +9,11 @@ import typer
 from rich.table import Table
 
 from hub.cli.mapping_cmd import ConfigOption
-from hub.cli.ops_cmd import _runtime, _when
+from hub.cli.ops_cmd import _actor, _runtime, _when
 from hub.cli.output import err, out
 from hub.security import apikeys
 
 app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 @app.command("create")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hub import ops
+from hub.audit import AuditAction, record
 from hub.cli.mapping_cmd import ConfigOption
 from hub.cli.output import err, out
 from hub.clock import utcnow
@@ -30,6 +32,10 @@ def _runtime(config: Any) -> Runtime:
     runtime.upgrade_if_embedded()
     runtime.require_current_schema()
     return runtime
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
 
 
 def _when(value: datetime | None) -> str:
@@ -138,8 +144,20 @@ def replay(
         plan = ops.replay_message(runtime.engine, runtime.routes, message_id, dry_run=dry_run)
     except NotFoundError:
         result = ops.replay_quarantined(runtime.ingestor, message_id, dry_run=dry_run)
+        if not dry_run:
+            record(
+                runtime.engine,
+                actor=_actor(),
+                action=AuditAction.QUARANTINE_REPLAYED,
+                target=message_id,
+                details={"message_id": result.get("message_id")},
+            )
         _dump(result)
         return
+    if not dry_run:
+        record(
+            runtime.engine, actor=_actor(), action=AuditAction.MESSAGE_REPLAYED, target=message_id
+        )
     for d in plan.deliveries:
         head = f"delivery {d['delivery_id']} to {d['target']} ({d['status']})"
         if d["error"]:
