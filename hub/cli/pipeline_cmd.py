@@ -120,6 +120,13 @@ def serve(
     from hub.api.app import create_app
 
     settings = load_settings(config)
+    if settings.server.workers > 1:
+        err.print(
+            f"server.workers is {settings.server.workers}: one `o2c serve` is one process; "
+            "run several (`o2c serve --no-workers --port …`) behind a balancer, and "
+            "`o2c worker` processes for delivery",
+            style="yellow",
+        )
     runtime = runtime_from(settings)
     runtime.upgrade_if_embedded()
     runtime.require_current_schema()
