@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.report import write_section
 from tests.pg import drop_schemas, pg_schema_url
 from tests.pipeline_support import BASE_ORDER
 
@@ -250,15 +251,7 @@ def main() -> None:
             "",
         ]
     )
-    text = args.write.read_text(encoding="utf-8") if args.write.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        tail = rest.split("\n## ", 1)
-        text = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    args.write.write_text(text, encoding="utf-8")
-    print(f"written to {args.write}")
+    write_section(args.write, SECTION, section)
 
 
 if __name__ == "__main__":

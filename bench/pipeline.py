@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from bench import ceilings
+from bench.report import write_section
 from hub.store.tables import delivery_table, message_table
 from hub.testing.fault_target import FaultTargetClient, run_fault_target
 from tests.pg import drop_schemas
@@ -279,17 +280,7 @@ def _write(
             "",
         ]
     )
-    path: Path = args.write
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    marker = "## Pipeline: ingest and end to end"
-    if marker in text:
-        head, _, rest = text.partition(marker)
-        tail = rest.split("\n## ", 1)
-        text = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-    print(f"written to {path}")
+    write_section(args.write, "## Pipeline: ingest and end to end", section)
 
 
 if __name__ == "__main__":
