@@ -12,15 +12,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.adapter import Adapter
 from hub.errors import HubError, RouteError
 from hub.mapping import CompiledMapping, registry
 from hub.mapping.expressions import Expression, ExpressionSyntaxError, compile_expression, is_truthy
 from hub.queue.retry import RetryPolicyConfig
-from hub.targets.http import HttpTargetConfig
 from hub.yamlsource import LocatedDocument, load_located_file
 
 
@@ -28,13 +28,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class HttpTargetSpec(HttpTargetConfig):
-    """A generic HTTP/JSON target (adapters add their own target types)."""
+@dataclass(frozen=True)
+class TargetConfig:
+    """A configured target: which adapter, and its validated options."""
 
-    type: Literal["http"] = Field(description="Target implementation.")
-
-
-TargetConfig = HttpTargetSpec
+    kind: str
+    adapter: type[Adapter]
+    config: BaseModel
 
 
 class SourceMatch(_Strict):
@@ -59,7 +59,9 @@ class RouteConfig(_Strict):
 
 
 class RoutesFile(_Strict):
-    targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    targets: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="name → {type: <adapter>, ...adapter options}"
+    )
     routes: list[RouteConfig] = Field(default_factory=list)
 
 
@@ -152,6 +154,7 @@ def load_routes(path: Path, mapping_dirs: Sequence[Path]) -> RouteTable:
         raise RouteError("\n".join(problems)) from None
 
     problems = []
+    targets = _targets(doc, raw.targets, problems)
     routes: list[Route] = []
     seen: set[str] = set()
     for i, cfg in enumerate(raw.routes):
@@ -194,4 +197,43 @@ def load_routes(path: Path, mapping_dirs: Sequence[Path]) -> RouteTable:
         )
     if problems:
         raise RouteError("\n".join(problems))
-    return RouteTable(routes=routes, targets=dict(raw.targets), file=str(path))
+    return RouteTable(routes=routes, targets=targets, file=str(path))
+
+
+def _targets(
+    doc: LocatedDocument, raw: dict[str, dict[str, Any]], problems: list[str]
+) -> dict[str, TargetConfig]:
+    from hub.plugins import plugins
+
+    registry = plugins().adapters
+    found: dict[str, TargetConfig] = {}
+    for name, spec in raw.items():
+        here: tuple[str | int, ...] = ("targets", name)
+        kind = spec.get("type")
+        if not isinstance(kind, str):
+            problems.append(_located(doc, here, f"target {name!r} needs a `type` (an adapter)"))
+            continue
+        if kind not in registry:
+            known = ", ".join(a.name for a in registry) or "none"
+            problems.append(
+                _located(
+                    doc, (*here, "type"), f"no adapter {kind!r} is installed (installed: {known})"
+                )
+            )
+            continue
+        adapter = registry.get(kind)
+        try:
+            options = adapter.Config.model_validate({k: v for k, v in spec.items() if k != "type"})
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                problems.append(
+                    _located(
+                        doc,
+                        (*here, *loc),
+                        f"targets.{name}.{'.'.join(map(str, loc))}: {err['msg']}",
+                    )
+                )
+            continue
+        found[name] = TargetConfig(kind, adapter, options)
+    return found

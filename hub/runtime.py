@@ -80,13 +80,14 @@ class Runtime:
             poison_after=w.poison_after,
             shutdown_grace=timedelta(seconds=w.shutdown_grace_seconds),
         )
+        targets = build_targets(self.routes.targets)
         return Worker(
             self.engine,
             self.routes,
-            build_targets(self.routes.targets),
+            targets,
             options=options,
             breaker_policy=w.breaker.to_policy(),
-            secrets=target_secrets(self.routes.targets),
+            secrets=target_secrets(targets),
         )
 
 

@@ -8,7 +8,6 @@ The mapping compiler walks the shape's fields to refuse unknown or read-only fie
 
 from __future__ import annotations
 
-import importlib
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -33,6 +32,22 @@ def accepts_any_field(model: type[BaseModel]) -> bool:
     return model.model_config.get("extra") == "allow"
 
 
+class ShapeRegistry:
+    """Target shapes by ``<system>.<Name>``, filled by ``hub_register_shapes`` hooks."""
+
+    def __init__(self) -> None:
+        self._shapes: dict[str, type[BaseModel]] = {}
+
+    def add(self, system: str, name: str, model: type[BaseModel]) -> None:
+        self._shapes[f"{system}.{name}"] = model
+
+    def get(self, name: str) -> type[BaseModel] | None:
+        return self._shapes.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._shapes)
+
+
 def resolve_shape(name: str) -> type[BaseModel]:
     """The model for a shape name; unknown names raise UnknownNameError with a hint."""
     if name == "generic.json":
@@ -44,17 +59,21 @@ def resolve_shape(name: str) -> type[BaseModel]:
         )
     if prefix == "canonical":
         return model_for(rest)
-    if not prefix.isidentifier():
-        raise UnknownNameError(f"shape {name!r}: {prefix!r} is not a system name")
-    try:
-        module = importlib.import_module(f"adapters.{prefix}.shapes")
-    except ModuleNotFoundError:
-        raise UnknownNameError(f"shape {name!r}: no adapter {prefix!r} publishes shapes") from None
-    shapes: dict[str, type[BaseModel]] = getattr(module, "SHAPES", {})
-    if rest not in shapes:
-        known = ", ".join(sorted(shapes)) or "none"
-        raise UnknownNameError(f"shape {name!r}: adapter {prefix!r} has no {rest!r} (has {known})")
-    return shapes[rest]
+    from hub.plugins import plugins
+
+    registry = plugins().shapes
+    found = registry.get(name)
+    if found is None:
+        same = [n for n in registry.names() if n.startswith(f"{prefix}.")]
+        if not same:
+            raise UnknownNameError(
+                f"shape {name!r}: no installed adapter publishes {prefix!r} shapes"
+            )
+        raise UnknownNameError(
+            f"shape {name!r}: adapter {prefix!r} has no {rest!r} "
+            f"(has {', '.join(n.split('.', 1)[1] for n in same)})"
+        )
+    return found
 
 
 @dataclass(frozen=True)

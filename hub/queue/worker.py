@@ -35,7 +35,8 @@ from hub.queue.disposition import fingerprint
 from hub.queue.states import DeliveryStatus
 from hub.queue.store import Claimed, Outcome, QueueStore
 from hub.routing import RouteTable
-from hub.targets import Delivery, DeliveryResult, Target
+from hub.targets import Delivery, DeliveryResult
+from hub.targets.base import Deliverer
 
 log = logging.getLogger("hub.worker")
 S = DeliveryStatus
@@ -63,7 +64,7 @@ class Worker:
         self,
         engine: Engine,
         routes: RouteTable,
-        targets: Mapping[str, Target],
+        targets: Mapping[str, Deliverer],
         *,
         options: WorkerOptions | None = None,
         breaker_policy: BreakerPolicy | None = None,

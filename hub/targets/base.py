@@ -57,3 +57,12 @@ class Target(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+@runtime_checkable
+class Deliverer(Protocol):
+    """What the worker needs of a target: an adapter or a bare Target."""
+
+    async def deliver(self, delivery: Delivery) -> DeliveryResult: ...
+
+    async def aclose(self) -> None: ...
