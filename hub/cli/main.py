@@ -14,6 +14,7 @@ import typer
 
 from hub import __version__
 from hub.cli import (
+    adapters_cmd,
     apikey_cmd,
     audit_cmd,
     config_cmd,
@@ -46,6 +47,7 @@ app.add_typer(ops_cmd.dlq_app, name="dlq")
 app.command("targets")(ops_cmd.targets)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(apikey_cmd.app, name="apikey")
+app.add_typer(adapters_cmd.app, name="adapters")
 
 _state = {"debug": False}
 
