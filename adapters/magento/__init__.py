@@ -1,0 +1,1 @@
+"""Magento 2 / Adobe Commerce adapter: REST simulator (registration comes later)."""
