@@ -1,0 +1,339 @@
+"""The only module that speaks Magento 2's REST API (``/rest/<store>/V1``).
+
+Every call authenticates with ``Authorization: Bearer <token>``. Every failure leaves as
+a :class:`hub.errors.DeliveryError`:
+
+* 401 / 403 → :class:`~hub.errors.AuthFailed`
+* 400 → :class:`~hub.errors.Rejected` with Magento's ``message`` rendered (its ``%1`` /
+  ``%name`` placeholders filled from ``parameters``); 404 → ``Rejected``
+* 429 / 5xx / other statuses → the class :func:`hub.queue.disposition.classify_status`
+  names (``RateLimited`` with ``Retry-After``, ``TransientError``, ...)
+* no answer in time → :class:`~hub.errors.TargetTimeout`; refused, reset or unresolvable
+  → :class:`~hub.errors.TargetUnavailable`; a broken URL → ``PermanentError``
+
+The token is removed from every message and detail.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Final, Self
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from adapters.magento.config import MagentoConfig
+from hub import __version__
+from hub.errors import (
+    AuthFailed,
+    DeliveryError,
+    PermanentError,
+    RateLimited,
+    Rejected,
+    TargetTimeout,
+    TargetUnavailable,
+    TransientError,
+)
+from hub.queue.disposition import classify_status
+
+__all__ = ["DETAIL_LIMIT", "MagentoClient", "render_message"]
+
+DETAIL_LIMIT: Final = 500
+PAGE_SIZE: Final = 100
+_MASK: Final = "***"
+_PLACEHOLDER = re.compile(r"%(\w+)")
+
+
+def render_message(message: str, parameters: Any) -> str:
+    """Magento's ``message`` with ``%1``… (list) or ``%name`` (object) placeholders filled."""
+    if isinstance(parameters, list):
+        values = {str(index): value for index, value in enumerate(parameters, start=1)}
+    elif isinstance(parameters, dict):
+        values = {str(key): value for key, value in parameters.items()}
+    else:
+        return message
+
+    def fill(match: re.Match[str]) -> str:
+        key = match[1]
+        return str(values[key]) if key in values else match[0]
+
+    return _PLACEHOLDER.sub(fill, message)
+
+
+def _number(qty: Decimal) -> int | float:
+    """A quantity as a JSON number (integral quantities without a fraction)."""
+    return int(qty) if qty == qty.to_integral_value() else float(qty)
+
+
+def _truncate(text: str, limit: int = DETAIL_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _refused(exc: BaseException) -> bool:
+    """The aiohttp transport reports a refused connection as a timeout; look underneath."""
+    return any(isinstance(e, ConnectionRefusedError | ConnectionResetError) for e in _causes(exc))
+
+
+class MagentoClient:
+    """Typed calls to one Magento store.
+
+    Pass ``client`` to share an :class:`httpx.AsyncClient` (its owner closes it); otherwise
+    the client owns one (aiohttp transport, no proxy from the environment), closed by
+    :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        config: MagentoConfig,
+        client: httpx.AsyncClient | None = None,
+        *,
+        target: str = "magento",
+    ) -> None:
+        self.config = config
+        self.target = target
+        self._timeout = httpx.Timeout(config.timeout)
+        self._owns_client = client is None
+        if client is None:
+            limits = httpx.Limits(max_connections=10, keepalive_expiry=5.0)
+            client = httpx.AsyncClient(
+                timeout=self._timeout,
+                follow_redirects=False,
+                limits=limits,
+                transport=AiohttpTransport(limits=limits, trust_env=False),
+                trust_env=False,
+            )
+        self._client = client
+        self._root = config.base_url.rstrip("/") + "/V1"
+        token = config.token.get_secret_value()
+        self._secrets = tuple(s for s in (token, token.strip()) if s)
+        self._headers = {
+            "Accept": "application/json",
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"o2c-hub/{__version__}",
+        }
+
+    def __repr__(self) -> str:
+        return f"MagentoClient(target={self.target!r}, base_url={self.config.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the owned HTTP client (an injected one is left to its owner)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    # ------------------------------------------------------------------ the API
+
+    async def get_order(self, entity_id: int) -> dict[str, Any]:
+        """``GET /V1/orders/{id}``."""
+        body = await self._call("GET", f"/orders/{int(entity_id)}")
+        if not isinstance(body, dict):
+            raise self._unexpected("an order", body)
+        return body
+
+    async def search_invoices(self, order_id: int) -> list[dict[str, Any]]:
+        """Every invoice of the order (``GET /V1/invoices`` filtered on ``order_id``)."""
+        return await self._search("/invoices", order_id)
+
+    async def search_shipments(self, order_id: int) -> list[dict[str, Any]]:
+        """Every shipment of the order (``GET /V1/shipments`` filtered on ``order_id``)."""
+        return await self._search("/shipments", order_id)
+
+    async def create_invoice(
+        self,
+        order_id: int,
+        items: Sequence[tuple[int, Decimal]],
+        *,
+        capture: bool,
+        notify: bool,
+        comment: str | None = None,
+    ) -> int:
+        """``POST /V1/order/{orderId}/invoice``; the new invoice's id."""
+        body: dict[str, Any] = {
+            "capture": capture,
+            "notify": notify,
+            "items": [{"order_item_id": int(i), "qty": _number(q)} for i, q in items],
+        }
+        if comment:
+            body["comment"] = {"comment": comment, "is_visible_on_front": 0}
+        return self._id(await self._call("POST", f"/order/{int(order_id)}/invoice", body))
+
+    async def create_shipment(
+        self,
+        order_id: int,
+        items: Sequence[tuple[int, Decimal]],
+        tracks: Sequence[dict[str, str]],
+        *,
+        notify: bool = False,
+        comment: str | None = None,
+    ) -> int:
+        """``POST /V1/order/{orderId}/ship``; the new shipment's id."""
+        body: dict[str, Any] = {
+            "notify": notify,
+            "items": [{"order_item_id": int(i), "qty": _number(q)} for i, q in items],
+            "tracks": [dict(t) for t in tracks],
+        }
+        if comment:
+            body["comment"] = {"comment": comment, "is_visible_on_front": 0}
+        return self._id(await self._call("POST", f"/order/{int(order_id)}/ship", body))
+
+    async def add_comment(self, order_id: int, text: str) -> None:
+        """``POST /V1/orders/{id}/comments``: an internal note (not shown to the customer)."""
+        history = {
+            "comment": text,
+            "is_customer_notified": 0,
+            "is_visible_on_front": 0,
+            "parent_id": int(order_id),
+        }
+        await self._call("POST", f"/orders/{int(order_id)}/comments", {"statusHistory": history})
+
+    # ------------------------------------------------------------------ internals
+
+    async def _search(self, path: str, order_id: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params = {
+                "searchCriteria[filterGroups][0][filters][0][field]": "order_id",
+                "searchCriteria[filterGroups][0][filters][0][value]": str(int(order_id)),
+                "searchCriteria[filterGroups][0][filters][0][conditionType]": "eq",
+                "searchCriteria[pageSize]": str(PAGE_SIZE),
+                "searchCriteria[currentPage]": str(page),
+            }
+            body = await self._call("GET", path, params=params)
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                raise self._unexpected("a search result", body)
+            items = [i for i in body["items"] if isinstance(i, dict)]
+            found.extend(items)
+            total = int(body.get("total_count") or 0)
+            # Magento repeats the last page past the end, so stop on the count
+            if not items or len(found) >= total or len(items) < PAGE_SIZE:
+                return found
+            page += 1
+
+    def _id(self, body: Any) -> int:
+        if isinstance(body, bool) or not isinstance(body, int | str):
+            raise self._unexpected("a document id", body)
+        try:
+            return int(body)
+        except ValueError:
+            raise self._unexpected("a document id", body) from None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        url = self._root + path
+        headers = dict(self._headers)
+        content: bytes | None = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            response = await self._client.request(
+                method, url, params=params, headers=headers, content=content, timeout=self._timeout
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise self._transport_error(exc, method, path) from exc
+        if not response.is_success:
+            raise self._status_error(response, method, path)
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.content, parse_float=Decimal)
+        except ValueError as exc:
+            raise self._unexpected("JSON", response.text[:200]) from exc
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, _MASK)
+        return text
+
+    def _unexpected(self, wanted: str, got: Any) -> DeliveryError:
+        detail = _truncate(self._scrub(f"expected {wanted}, got {got!r}"), 200)
+        return TransientError(f"{self.target}: unexpected answer: {detail}", target=self.target)
+
+    def _transport_error(self, exc: Exception, method: str, path: str) -> DeliveryError:
+        what = str(exc).strip() or type(exc).__name__
+        detail = _truncate(self._scrub(f"{type(exc).__name__}: {what}"))
+        where = f"{method} {self._scrub(self._root + path)}"
+        cls: type[DeliveryError]
+        if _refused(exc):
+            cls, text = TargetUnavailable, f"cannot reach {where}"
+        elif isinstance(exc, httpx.TimeoutException):
+            seconds = f"{self.config.timeout:g}"
+            cls, text = TargetTimeout, f"no answer to {where} within {seconds}s"
+        elif isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
+            cls, text = TargetUnavailable, f"cannot reach {where}"
+        elif isinstance(
+            exc,
+            httpx.UnsupportedProtocol
+            | httpx.LocalProtocolError
+            | httpx.InvalidURL
+            | httpx.TooManyRedirects,
+        ):
+            cls, text = PermanentError, f"cannot send {where} (check the target's base_url)"
+        else:
+            cls, text = TransientError, f"{where} failed"
+        return cls(
+            self._scrub(f"{self.target}: {text}: {detail}"), target=self.target, detail=detail
+        )
+
+    def _status_error(self, response: httpx.Response, method: str, path: str) -> DeliveryError:
+        status = response.status_code
+        found = ""
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            found = render_message(body["message"], body.get("parameters"))
+        elif response.content:
+            found = response.text.strip()
+        found = found or response.reason_phrase or f"HTTP {status}"
+        detail = _truncate(self._scrub(found))
+        head = f"{self.target}: {method} {path}: HTTP {status}"
+        if status in (401, 403):
+            message = self._scrub(f"{head}: {detail} (check the target's token and its rights)")
+            return AuthFailed(message, target=self.target, status_code=status, detail=detail)
+        if status in (400, 404):
+            message = self._scrub(f"{head}: {detail}")
+            return Rejected(message, target=self.target, status_code=status, detail=detail)
+        verdict = classify_status(
+            status, response.headers.get("Retry-After"), now=datetime.now(UTC)
+        )
+        message = self._scrub(f"{head}: {detail}")
+        if verdict.error is RateLimited and verdict.retry_after is not None:
+            message += f" (retry after {verdict.retry_after:g}s)"
+        return verdict.to_error(target=self.target, detail=detail, message=message)
