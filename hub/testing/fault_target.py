@@ -63,7 +63,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import json
 import os
 import random
@@ -82,11 +81,12 @@ from typing import Any, Final, Literal, Self
 from urllib.parse import quote
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import ClientDisconnect
+
+from hub.testing.loopback import base_url, listen, serve_app, stop, wait_ready
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -574,78 +574,10 @@ def create_app(config: FaultTargetConfig | None = None) -> FastAPI:
 # --------------------------------------------------------------------------- serving
 
 
-def _loopback_address(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"host {host!r} is not an IP address or localhost") from None
-    if not address.is_loopback:
-        raise ValueError(f"the fault target listens on loopback only, not {host!r}")
-    return str(address)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    address = _loopback_address(host)
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _base_url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-async def _watch_parent(server: uvicorn.Server, parent_pid: int) -> None:
-    while not server.should_exit:
-        if os.getppid() != parent_pid:
-            server.should_exit = True
-            return
-        await asyncio.sleep(0.5)
-
-
 def serve(config: FaultTargetConfig, sock: socket.socket, *, parent_pid: int | None = None) -> None:
     """Serve the fault target on a listening socket until SIGINT/SIGTERM (or until the
     process's parent changes, when ``parent_pid`` is given)."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            server_header=False,
-            timeout_keep_alive=30,
-            timeout_graceful_shutdown=2,
-            backlog=2048,
-        )
-    )
-
-    async def run() -> None:
-        watcher = None
-        if parent_pid is not None:
-            watcher = asyncio.create_task(_watch_parent(server, parent_pid))
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-
-    try:
-        asyncio.run(run())
-    finally:
-        sock.close()
+    serve_app(create_app(config), sock, parent_pid=parent_pid, timeout_keep_alive=30, backlog=2048)
 
 
 def _coerce_faults(faults: Faults | Mapping[str, Any] | None) -> Faults:
@@ -654,34 +586,6 @@ def _coerce_faults(faults: Faults | Mapping[str, Any] | None) -> Faults:
     if isinstance(faults, Faults):
         return faults
     return Faults.model_validate(dict(faults))
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(trust_env=False, timeout=1.0) as client:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the fault target exited with status {proc.returncode} while starting"
-                )
-            try:
-                if client.get(f"{base_url}/_faults").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"the fault target did not answer within {timeout:g}s")
-            time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextlib.contextmanager
@@ -702,8 +606,8 @@ def run_fault_target(
     within 2 s) and is killed if it is still there after ``stop_timeout`` seconds.
     """
     config = FaultTargetConfig(seed=seed, seq_field=seq_field, faults=_coerce_faults(faults))
-    sock = _listen(host, port)
-    base_url = _base_url(sock)
+    sock = listen(host, port)
+    url = base_url(sock)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
@@ -730,10 +634,10 @@ def run_fault_target(
     finally:
         sock.close()  # the child holds its own copy
     try:
-        _wait_ready(proc, base_url, startup_timeout)
-        yield base_url
+        wait_ready(proc, f"{url}/_faults", startup_timeout, "the fault target")
+        yield url
     finally:
-        _stop(proc, stop_timeout)
+        stop(proc, stop_timeout)
 
 
 # --------------------------------------------------------------------------- control client
@@ -842,10 +746,10 @@ def main(argv: list[str] | None = None) -> int:
         sock = socket.socket(fileno=args.fd)
     else:
         try:
-            sock = _listen(args.host, args.port)
+            sock = listen(args.host, args.port)
         except (ValueError, OSError) as exc:
             parser.error(str(exc))
-        sys.stderr.write(f"fault target listening on {_base_url(sock)}\n")
+        sys.stderr.write(f"fault target listening on {base_url(sock)}\n")
         sys.stderr.flush()
     serve(config, sock, parent_pid=args.parent_pid)
     return 0

@@ -5,29 +5,25 @@ before the child starts), starts ``python -m adapters.magento.simulator`` on it 
 the server's root URL; REST lives under ``{url}/rest/default/V1/…`` (also ``/rest/V1/…``
 and ``/V1/…``). A subprocess for the same reasons as the hub's fault target: its own
 interpreter and GIL, stoppable with SIGTERM, and it exits when its parent dies. The socket
-and process helpers are the fault target's (``hub.testing.fault_target``).
+and process helpers are shared (``hub.testing.loopback``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import uvicorn
 from pydantic import ValidationError
 
 from adapters.magento.simulator.app import create_simulator
 from adapters.magento.simulator.state import SimulatorConfig
-from hub.testing.fault_target import _base_url, _listen, _stop, _watch_parent
+from hub.testing.loopback import base_url, listen, serve_app, stop, wait_ready
 
 __all__ = ["main", "run_simulator", "serve"]
 
@@ -36,48 +32,7 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 def serve(config: SimulatorConfig, sock: socket.socket, *, parent_pid: int | None = None) -> None:
     """Serve on a listening socket until SIGINT/SIGTERM (or the parent process changes)."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_simulator(config),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            server_header=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
-
-    async def run() -> None:
-        watcher = None
-        if parent_pid is not None:
-            watcher = asyncio.create_task(_watch_parent(server, parent_pid))
-        try:
-            await server.serve(sockets=[sock])
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-
-    try:
-        asyncio.run(run())
-    finally:
-        sock.close()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(trust_env=False, timeout=1.0) as client:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the simulator exited with status {proc.returncode}")
-            with contextlib.suppress(httpx.TransportError):
-                if client.get(f"{base_url}/_sim/health").status_code == 200:
-                    return
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"the simulator did not answer within {timeout:g}s")
-            time.sleep(0.05)
+    serve_app(create_simulator(config), sock, parent_pid=parent_pid)
 
 
 @contextlib.contextmanager
@@ -91,8 +46,8 @@ def run_simulator(
 ) -> Iterator[str]:
     """Run the simulator in a subprocess; yield its root URL (``http://127.0.0.1:PORT``)."""
     config = config or SimulatorConfig()
-    sock = _listen(host, port)
-    base_url = _base_url(sock)
+    sock = listen(host, port)
+    url = base_url(sock)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
@@ -115,10 +70,10 @@ def run_simulator(
     finally:
         sock.close()  # the child holds its own copy
     try:
-        _wait_ready(proc, base_url, startup_timeout)
-        yield base_url
+        wait_ready(proc, f"{url}/_sim/health", startup_timeout, "the simulator")
+        yield url
     finally:
-        _stop(proc, stop_timeout)
+        stop(proc, stop_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,11 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         sock = socket.socket(fileno=args.fd)
     else:
         try:
-            sock = _listen(args.host, args.port)
+            sock = listen(args.host, args.port)
         except (ValueError, OSError) as exc:
             parser.error(str(exc))
         sys.stderr.write(
-            f"Magento simulator on {_base_url(sock)}/rest/{config.store_code}/V1 "
+            f"Magento simulator on {base_url(sock)}/rest/{config.store_code}/V1 "
             f"(token: {config.tokens[0]})\n"
         )
         sys.stderr.flush()
