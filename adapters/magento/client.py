@@ -25,21 +25,19 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from adapters.magento.config import MagentoConfig
 from hub import __version__
 from hub.errors import (
     AuthFailed,
     DeliveryError,
-    PermanentError,
     RateLimited,
     Rejected,
-    TargetTimeout,
-    TargetUnavailable,
     TransientError,
 )
+from hub.exactjson import dumps_exact
 from hub.queue.disposition import classify_status
+from hub.targets.transport import make_client, transport_error_class
 
 __all__ = ["DETAIL_LIMIT", "MagentoClient", "render_message"]
 
@@ -65,28 +63,14 @@ def render_message(message: str, parameters: Any) -> str:
     return _PLACEHOLDER.sub(fill, message)
 
 
-def _number(qty: Decimal) -> int | float:
-    """A quantity as a JSON number (integral quantities without a fraction)."""
-    return int(qty) if qty == qty.to_integral_value() else float(qty)
+def _number(qty: Decimal) -> int | Decimal:
+    """A quantity as a JSON number (integral quantities without a fraction), exact."""
+    return int(qty) if qty == qty.to_integral_value() else qty
 
 
 def _truncate(text: str, limit: int = DETAIL_LIMIT) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _refused(exc: BaseException) -> bool:
-    """The aiohttp transport reports a refused connection as a timeout; look underneath."""
-    return any(isinstance(e, ConnectionRefusedError | ConnectionResetError) for e in _causes(exc))
 
 
 class MagentoClient:
@@ -109,14 +93,7 @@ class MagentoClient:
         self._timeout = httpx.Timeout(config.timeout)
         self._owns_client = client is None
         if client is None:
-            limits = httpx.Limits(max_connections=10, keepalive_expiry=5.0)
-            client = httpx.AsyncClient(
-                timeout=self._timeout,
-                follow_redirects=False,
-                limits=limits,
-                transport=AiohttpTransport(limits=limits, trust_env=False),
-                trust_env=False,
-            )
+            client = make_client(config.timeout, max_connections=10)
         self._client = client
         self._root = config.base_url.rstrip("/") + "/V1"
         token = config.token.get_secret_value()
@@ -259,7 +236,7 @@ class MagentoClient:
         content: bytes | None = None
         if body is not None:
             headers["Content-Type"] = "application/json"
-            content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            content = dumps_exact(body).encode()
         try:
             response = await self._client.request(
                 method, url, params=params, headers=headers, content=content, timeout=self._timeout
@@ -288,24 +265,12 @@ class MagentoClient:
         what = str(exc).strip() or type(exc).__name__
         detail = _truncate(self._scrub(f"{type(exc).__name__}: {what}"))
         where = f"{method} {self._scrub(self._root + path)}"
-        cls: type[DeliveryError]
-        if _refused(exc):
-            cls, text = TargetUnavailable, f"cannot reach {where}"
-        elif isinstance(exc, httpx.TimeoutException):
-            seconds = f"{self.config.timeout:g}"
-            cls, text = TargetTimeout, f"no answer to {where} within {seconds}s"
-        elif isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-            cls, text = TargetUnavailable, f"cannot reach {where}"
-        elif isinstance(
-            exc,
-            httpx.UnsupportedProtocol
-            | httpx.LocalProtocolError
-            | httpx.InvalidURL
-            | httpx.TooManyRedirects,
-        ):
-            cls, text = PermanentError, f"cannot send {where} (check the target's base_url)"
-        else:
-            cls, text = TransientError, f"{where} failed"
+        cls, what_happened = transport_error_class(exc)
+        text = {
+            "unreachable": f"cannot reach {where}",
+            "timeout": f"no answer to {where} within {self.config.timeout:g}s",
+            "misconfigured": f"cannot send {where} (check the target's base_url)",
+        }.get(what_happened, f"{where} failed")
         return cls(
             self._scrub(f"{self.target}: {text}: {detail}"), target=self.target, detail=detail
         )

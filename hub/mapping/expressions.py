@@ -8,7 +8,6 @@ There is no Python evaluation anywhere in a mapping: only JMESPath and named tra
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -18,6 +17,8 @@ import jmespath
 from jmespath import exceptions as jp_errors
 from jmespath import functions as jp_functions
 from jmespath.parser import ParsedResult
+
+from hub.exactjson import dumps_exact
 
 
 class _DecimalAwareFunctions(jp_functions.Functions):
@@ -60,14 +61,7 @@ class _DecimalAwareFunctions(jp_functions.Functions):
 
 def to_json_text(value: Any) -> str:
     """JSON text of ``value`` with Decimals written as exact JSON numbers."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dict):
-        items = (f"{json.dumps(str(k))}:{to_json_text(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(to_json_text(v) for v in value) + "]"
-    return json.dumps(value, default=str)
+    return dumps_exact(value)
 
 
 def _exact_literals(node: Any) -> None:

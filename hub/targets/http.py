@@ -67,7 +67,6 @@ from urllib.parse import quote, unquote, urlsplit
 from uuid import UUID
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from tenacity import (
     AsyncRetrying,
@@ -82,12 +81,15 @@ from hub.errors import (
     DeliveryError,
     PermanentError,
     RateLimited,
-    TargetTimeout,
-    TargetUnavailable,
-    TransientError,
 )
 from hub.queue.disposition import classify_status
 from hub.targets.base import Delivery, DeliveryResult
+from hub.targets.transport import (
+    cause_chain,
+    make_client,
+    refused_under_timeout,
+    transport_error_class,
+)
 
 __all__ = [
     "DETAIL_LIMIT",
@@ -319,36 +321,19 @@ def _lookup(body: Any, field: str) -> Any:
     return current
 
 
-def _cause_chain(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
 def _is_refused_or_reset(exc: BaseException) -> bool:
     """True for the failures the quick retry covers: refused or reset connections.
 
     DNS failures and TLS failures are also ``httpx.ConnectError`` but a second try a
     fraction of a second later will not help, so they are left to the queue.
     """
-    if _refused_under_timeout(exc):
+    if refused_under_timeout(exc):
         return True
     if not isinstance(
         exc, httpx.ConnectError | httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError
     ):
         return False
-    return not any(isinstance(e, socket.gaierror | ssl.SSLError) for e in _cause_chain(exc))
-
-
-def _refused_under_timeout(exc: BaseException) -> bool:
-    """The aiohttp transport reports a refused connection as ``httpx.ConnectTimeout``;
-    the OS error underneath tells what really happened."""
-    return isinstance(exc, httpx.TimeoutException) and any(
-        isinstance(e, ConnectionRefusedError | ConnectionResetError) for e in _cause_chain(exc)
-    )
+    return not any(isinstance(e, socket.gaierror | ssl.SSLError) for e in cause_chain(exc))
 
 
 # --------------------------------------------------------------------------- the target
@@ -373,25 +358,21 @@ class HttpTarget:
         self.config = config
         self._timeout = httpx.Timeout(config.timeout)
         self._owns_client = client is None
-        if client is None:
+        if client is None and config.transport == "aiohttp":
+            client = make_client(
+                config.timeout, max_connections=config.max_connections, verify=config.verify_tls
+            )
+        elif client is None:
             limits = httpx.Limits(
                 max_connections=config.max_connections,
                 max_keepalive_connections=config.max_connections,
                 keepalive_expiry=5.0,
             )
-            transport: httpx.AsyncBaseTransport | None = None
-            if config.transport == "aiohttp":
-                # httpx's own pool costs O(connections) per request (encode/httpx#3215);
-                # aiohttp's keeps the same httpx API at several times the rate here.
-                transport = AiohttpTransport(
-                    verify=config.verify_tls, limits=limits, trust_env=False
-                )
             client = httpx.AsyncClient(
                 timeout=self._timeout,
                 verify=config.verify_tls,
                 follow_redirects=False,
                 limits=limits,
-                transport=transport,
                 trust_env=False,
             )
         self._client = client
@@ -520,27 +501,17 @@ class HttpTarget:
 
     def _transport_error(self, exc: Exception, url: str, tries: int) -> DeliveryError:
         what = str(exc).strip() or type(exc).__name__
-        kind = "ConnectError" if _refused_under_timeout(exc) else type(exc).__name__
+        kind = "ConnectError" if refused_under_timeout(exc) else type(exc).__name__
         detail = _truncate(self._scrub(f"{kind}: {what}"), DETAIL_LIMIT)
         where = _safe_url(url)
         after = f" after {tries} attempts" if tries > 1 else ""
         cls: type[DeliveryError]
-        if _refused_under_timeout(exc):
-            cls, text = TargetUnavailable, f"cannot reach {where}{after}"
-        elif isinstance(exc, httpx.TimeoutException):
-            cls, text = TargetTimeout, f"no answer from {where} within {self.config.timeout:g}s"
-        elif isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError):
-            cls, text = TargetUnavailable, f"cannot reach {where}{after}"
-        elif isinstance(
-            exc,
-            httpx.UnsupportedProtocol
-            | httpx.LocalProtocolError
-            | httpx.InvalidURL
-            | httpx.TooManyRedirects,
-        ):
-            cls, text = PermanentError, f"cannot send to {where} (check the target's config)"
-        else:  # DecodingError, an unknown transport failure, ...
-            cls, text = TransientError, f"call to {where} failed"
+        cls, what_happened = transport_error_class(exc)
+        text = {
+            "unreachable": f"cannot reach {where}{after}",
+            "timeout": f"no answer from {where} within {self.config.timeout:g}s",
+            "misconfigured": f"cannot send to {where} (check the target's config)",
+        }.get(what_happened, f"call to {where} failed")
         message = self._scrub(f"{self.name}: {text}: {detail}")
         return cls(message, target=self.name, detail=detail)
 

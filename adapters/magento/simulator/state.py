@@ -11,6 +11,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.exactjson import dumps_exact
+
 __all__ = [
     "NOT_FOUND",
     "TIME_FORMAT",
@@ -108,15 +110,20 @@ class MagentoError(Exception):
         return body
 
 
-def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def dumps(value: Any) -> bytes:
-    """JSON with Decimals as JSON numbers (integral values without a fraction, as Magento)."""
-    return json.dumps(value, default=_default, ensure_ascii=False).encode()
+    """JSON with Decimals as exact JSON numbers (integral values without a fraction, as
+    Magento writes them); money never passes through float."""
+    return dumps_exact(_normalise(value)).encode()
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return value.to_integral_value() if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normalise(v) for v in value]
+    return value
 
 
 def loads(raw: bytes) -> Any:
