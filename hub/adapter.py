@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -27,6 +28,35 @@ class Capability(StrEnum):
     PARSE = "parse"
     LOOKUP = "lookup"
     POLL = "poll"
+
+
+@dataclass(frozen=True)
+class InboundDocument:
+    """One source document an adapter fetched, ready for ``Ingestor.ingest``."""
+
+    kind: str
+    """Canonical kind its inbound mapping produces, e.g. ``order``."""
+    raw: bytes
+    """The document as the source system wrote it (stored as the message's raw body)."""
+    content_type: str = "application/json"
+    ref: str = ""
+    """The source's own id, for logs and progress (e.g. Magento's entity_id)."""
+
+
+@dataclass(frozen=True)
+class PollPage:
+    """What one ``poll`` call found, and where the next call starts.
+
+    The hub ingests every document, then stores ``cursor``; a crash in between re-reads
+    the page and the hub's de-duplication recognises what it already stored.
+    """
+
+    documents: list[InboundDocument]
+    cursor: dict[str, Any]
+    """JSON-serialisable and opaque to the hub; passed back unchanged on the next call."""
+    more: bool = False
+    """True when calling again at once would find more (a full page was returned)."""
+    notes: list[str] = field(default_factory=list)
 
 
 class Adapter(ABC):
@@ -58,9 +88,26 @@ class Adapter(ABC):
         """Values that must never appear in stored errors or logs."""
         return ()
 
-    def parse(self, raw: bytes, content_type: str) -> dict[str, Any]:
-        """Inbound: the source document from a webhook body (default: JSON object)."""
-        raise HubError(f"adapter {self.name!r} does not parse inbound documents")
+    async def lookup(self, delivery: Delivery) -> DeliveryResult | None:
+        """The document an earlier attempt of this delivery created, if the target has it.
+
+        ``deliver`` calls it before creating anything, so a retry after a lost answer
+        finds the first attempt's document instead of creating a second one.
+        """
+        return None
+
+    async def poll(self, kind: str, cursor: dict[str, Any] | None, *, limit: int = 100) -> PollPage:
+        """Fetch documents changed since ``cursor`` (None: from the configured start)."""
+        raise HubError(f"adapter {self.name!r} cannot poll (it has no 'poll' capability)")
+
+    @classmethod
+    def unwrap_inbound(cls, kind: str, document: dict[str, Any]) -> dict[str, Any]:
+        """Inbound: the source document inside a webhook or event body.
+
+        Called on every document pushed to ``/v1/inbound/<name>/<kind>`` for a system named
+        like the adapter. The default takes the body as it is.
+        """
+        return document
 
 
 class AdapterRegistry:

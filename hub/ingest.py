@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +46,8 @@ EXTERNAL_ID_FIELD: dict[str, str] = {
     "stock_level": "sku",
     "party": "legal_name",
 }
-"""The canonical field that identifies a document of each kind."""
+"""The canonical field that identifies a document of each kind (a party is identified by
+its id in the source system, ``external_ids.<system>``, and only without one by name)."""
 
 ENTITY_FIELD: dict[str, str] = {
     "order": "order_number",
@@ -83,11 +85,26 @@ class IngestResult:
     discrepancies: list[str] = field(default_factory=list)
 
 
-def content_hash(source: Any) -> str:
-    """Hash of the parsed document: the same JSON with other white space or key order is
-    the same document (a webhook and a poll of one order hash alike)."""
-    text = json.dumps(source, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+Unwrapper = Callable[[str, dict[str, Any]], dict[str, Any]]
+"""``(kind, body) -> source document``: takes a webhook/event envelope off (see
+:meth:`hub.adapter.Adapter.unwrap_inbound`)."""
+
+
+def adapter_unwrappers() -> dict[str, Unwrapper]:
+    """Each installed adapter's ``unwrap_inbound``, by system name."""
+    from hub.plugins import plugins
+
+    return {cls.name: cls.unwrap_inbound for cls in plugins().adapters}
+
+
+def external_id_of(system: str, kind: str, document: dict[str, Any]) -> tuple[str, str | None]:
+    """The document's identifying value, and the canonical field it was read from."""
+    if kind == "party":
+        own = (document.get("external_ids") or {}).get(system)
+        if own:
+            return str(own), f"external_ids.{system}"
+    id_field = EXTERNAL_ID_FIELD.get(kind)
+    return (str(document.get(id_field) or "") if id_field else ""), id_field
 
 
 class Ingestor:
@@ -101,6 +118,7 @@ class Ingestor:
         *,
         on_mismatch: Literal["reject", "flag"] = "reject",
         tolerance: Decimal | None = None,
+        unwrappers: Mapping[str, Unwrapper] | None = None,
     ) -> None:
         self.engine = engine
         self.tolerance = tolerance
@@ -109,6 +127,9 @@ class Ingestor:
         self.on_mismatch: Literal["reject", "flag"] = on_mismatch
         self._mappings: dict[tuple[str, str], CompiledMapping] = {}
         self.writer = OutboxWriter(engine)
+        self.unwrappers: Mapping[str, Unwrapper] = (
+            adapter_unwrappers() if unwrappers is None else unwrappers
+        )
 
     def mapping_for(self, system: str, kind: str) -> CompiledMapping:
         key = (system, kind)
@@ -139,15 +160,17 @@ class Ingestor:
         # source of truth and re-validates as is; totals are recomputed when shown.
         canonical_json = result.document.model_dump_json(exclude_computed_fields=True)
         python_doc = result.document.model_dump(mode="python")
-        id_field = EXTERNAL_ID_FIELD.get(kind)
-        external_id = str(python_doc.get(id_field) or "") if id_field else ""
+        external_id, id_field = external_id_of(system, kind, python_doc)
         if not external_id:
             issue = Issue("(document)", f"the canonical {kind} has no {id_field}", field=id_field)
             qid = self.quarantine(
                 system, kind, raw, content_type, [issue], correlation, mapping.version
             )
             raise IngestRejected(qid, [issue])
-        digest = content_hash(source)
+        # The canonical document is what is hashed: the same order pushed by webhook (in an
+        # event envelope, with its own field set) and found by polling is one message, and
+        # a change that matters to the hub (a status, a line) is a new version.
+        digest = hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
         routes = self.routes.for_document(system, kind, python_doc)
         entity_field = ENTITY_FIELD.get(kind)
         default_key = (
@@ -235,6 +258,12 @@ class Ingestor:
                 problem = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         if problem is None and not isinstance(source, dict):
             problem = f"expected a JSON object, got {type(source).__name__}"
+        unwrap = self.unwrappers.get(system)
+        if problem is None and unwrap is not None:
+            try:
+                source = unwrap(kind, source)
+            except ValueError as exc:
+                problem = f"not a {system} {kind} document or event: {exc}"
         if problem is not None:
             issue = Issue("(body)", problem, rule="parse")
             qid = self.quarantine(

@@ -1,14 +1,17 @@
 """Routes: which targets receive which documents, through which mapping, with which retry.
 
-``config/routes.yaml`` declares the targets (where deliveries go) and the routes (what
-goes there). Everything is checked at load and reported as ``file:line:column: reason``:
-an unknown target, a bad JMESPath condition, a mapping that does not exist.
+``config/routes.yaml`` declares the targets (where deliveries go), the routes (what
+goes there) and, optionally, the sources (targets the hub polls for changed documents,
+see ``docs/polling.md``). Everything is checked at load and reported as
+``file:line:column: reason``: an unknown target, a bad JMESPath condition, a mapping that
+does not exist, a source whose adapter cannot poll.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hub.adapter import Adapter
-from hub.errors import HubError, RouteError
+from hub.adapter import Adapter, Capability
+from hub.errors import HubError, RouteError, UnknownNameError
 from hub.mapping import CompiledMapping, registry
 from hub.mapping.expressions import Expression, ExpressionSyntaxError, compile_expression, is_truthy
 from hub.queue.retry import RetryPolicyConfig
@@ -58,11 +61,41 @@ class RouteConfig(_Strict):
     retry: RetryPolicyConfig = Field(default_factory=RetryPolicyConfig)
 
 
+SOURCE_NAME = r"^[A-Za-z0-9_.:-]{1,64}$"
+"""A source's name is the key of its poll cursor row (at most 64 characters)."""
+
+
+class SourceConfig(_Strict):
+    """One polled source: a target's connection, asked for documents changed since the
+    stored cursor, each ingested as if the source system had pushed it."""
+
+    target: str = Field(
+        description="A target from `targets:` whose adapter can poll; its connection "
+        "settings are reused."
+    )
+    system: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Inbound mapping system; default: the target's adapter type.",
+    )
+    kind: str = Field(min_length=1, max_length=64, description="Canonical kind, e.g. order.")
+    every: float = Field(60, gt=0, description="Seconds between polls.")
+    batch: int = Field(100, ge=1, le=1000, description="Documents per poll call (limit).")
+    max_per_run: int = Field(
+        10_000, ge=1, description="Documents per run before the source yields to others."
+    )
+    enabled: bool = Field(True, description="Polled by `o2c serve` and `o2c poll run`.")
+
+
 class RoutesFile(_Strict):
     targets: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="name → {type: <adapter>, ...adapter options}"
     )
     routes: list[RouteConfig] = Field(default_factory=list)
+    sources: dict[str, SourceConfig] = Field(
+        default_factory=dict, description="name → a target to poll for changed documents"
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +129,8 @@ class RouteTable:
     routes: list[Route] = field(default_factory=list)
     targets: dict[str, TargetConfig] = field(default_factory=dict)
     file: str | None = None
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    """Polled sources by name; ``system`` is always filled in."""
 
     def for_document(self, system: str, kind: str, canonical: dict[str, Any]) -> list[Route]:
         return [r for r in self.routes if r.matches(system, kind, canonical)]
@@ -195,9 +230,65 @@ def load_routes(path: Path, mapping_dirs: Sequence[Path]) -> RouteTable:
                 retry=cfg.retry,
             )
         )
+    sources = _sources(doc, raw, targets, mapping_dirs, problems)
     if problems:
         raise RouteError("\n".join(problems))
-    return RouteTable(routes=routes, targets=targets, file=str(path))
+    return RouteTable(routes=routes, targets=targets, file=str(path), sources=sources)
+
+
+def _sources(
+    doc: LocatedDocument,
+    raw: RoutesFile,
+    targets: dict[str, TargetConfig],
+    mapping_dirs: Sequence[Path],
+    problems: list[str],
+) -> dict[str, SourceConfig]:
+    """Check each source: a valid name, a known target that can poll, an inbound mapping."""
+    found: dict[str, SourceConfig] = {}
+    for name, cfg in raw.sources.items():
+        here: tuple[str | int, ...] = ("sources", name)
+        if not re.match(SOURCE_NAME, name):
+            problems.append(
+                f"{doc.at(here, key=True)}: source name {name!r} must be 1 to 64 letters, "
+                "digits or _ . : -"
+            )
+        if cfg.target not in raw.targets:
+            hint = difflib.get_close_matches(cfg.target, raw.targets, n=1)
+            more = f"; did you mean {hint[0]!r}?" if hint else ""
+            problems.append(
+                _located(doc, (*here, "target"), f"unknown target {cfg.target!r}{more}")
+            )
+            continue
+        target = targets.get(cfg.target)
+        if target is None:
+            continue  # the target itself is invalid and already reported
+        if Capability.POLL not in target.adapter.capabilities:
+            problems.append(
+                _located(
+                    doc,
+                    (*here, "target"),
+                    f"target {cfg.target!r} cannot be polled: its adapter {target.kind!r} "
+                    "has no 'poll' capability",
+                )
+            )
+            continue
+        system = cfg.system or target.kind
+        try:
+            registry.find(system, cfg.kind, "inbound", list(mapping_dirs))
+        except UnknownNameError:
+            known = registry.discover(list(mapping_dirs))
+            system_known = any(n.startswith(f"{system}/") for n in known)
+            at = (*here, "system") if cfg.system and not system_known else (*here, "kind")
+            advice = "" if cfg.system else " (set `system:` to the system the documents are from)"
+            problems.append(
+                _located(doc, at, f"no inbound mapping {system}/{cfg.kind}.inbound{advice}")
+            )
+            continue
+        except HubError as exc:
+            problems.append(_located(doc, (*here, "kind"), exc.message))
+            continue
+        found[name] = cfg.model_copy(update={"system": system})
+    return found
 
 
 def _targets(

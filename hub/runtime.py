@@ -5,9 +5,11 @@ A factory, called by the CLI and tests, never at import time.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -19,6 +21,9 @@ from hub.security.signatures import Verifier, verifier_for
 from hub.store import migrate
 from hub.store.db import is_sqlite, make_engine
 from hub.targets.factory import build_targets, target_secrets
+
+if TYPE_CHECKING:
+    from hub.polling import Poller
 
 
 @dataclass
@@ -89,6 +94,15 @@ class Runtime:
             breaker_policy=w.breaker.to_policy(),
             secrets=target_secrets(targets),
         )
+
+    def pollers(self, names: Sequence[str] | None = None) -> list[Poller]:
+        """Pollers for the named sources, else for every enabled source in routes.yaml.
+
+        Each has its own adapter instance; close them with ``Poller.aclose``.
+        """
+        from hub.polling import build_pollers
+
+        return build_pollers(self.routes, self.ingestor, names, engine=self.engine)
 
 
 def runtime_from(settings: Settings) -> Runtime:

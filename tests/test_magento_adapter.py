@@ -286,7 +286,7 @@ def test_unknown_order_and_bad_payload_are_permanent(base_url: str, control: htt
     assert caught.value.status_code == 404
     with pytest.raises(PermanentError, match="magento_order_id"):
         deliver(base_url, delivery("invoice", {"items": []}))
-    with pytest.raises(PermanentError, match="creates invoices and shipments"):
+    with pytest.raises(PermanentError, match="delivers comment, invoice, shipment, stock"):
         deliver(base_url, delivery("order", {}))
 
 

@@ -26,9 +26,15 @@ def test_sqlite_migrations_equal_models(tmp_path: Path) -> None:
     migrate.upgrade(engine)
     assert migrate.is_current(engine)
     assert _diff(engine) == []
-    assert {"message", "delivery", "attempt", "quarantined", "external_ref", "target_state"} <= set(
-        inspect(engine).get_table_names()
-    )
+    assert {
+        "message",
+        "delivery",
+        "attempt",
+        "quarantined",
+        "external_ref",
+        "target_state",
+        "poll_cursor",
+    } <= set(inspect(engine).get_table_names())
 
 
 def test_sqlite_upgrade_is_idempotent(tmp_path: Path) -> None:

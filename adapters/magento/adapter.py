@@ -1,142 +1,62 @@
-"""Magento 2 / Adobe Commerce as a target: invoices and shipments of existing orders.
+"""Magento 2 / Adobe Commerce: orders and customers in, invoices, shipments, stock and
+comments out.
 
-Payload contract (``delivery.payload``, produced by an outbound mapping)::
-
-    {
-      "magento_order_id": 1187,                         # the order's entity_id (not increment_id)
-      "items": [{"order_item_id": 4101, "qty": "2"}],   # top-level order rows, qty > 0
-      "tracks": [{"track_number": "…", "carrier_code": "dhl", "title": "DHL"}]  # shipments only
-    }
-
-``delivery.kind`` says what to create: ``invoice`` (POST /V1/order/{id}/invoice, with the
-target's ``capture`` and ``notify``) or ``shipment`` (POST /V1/order/{id}/ship). Quantities
-are decimal strings or numbers; an item listed twice counts twice.
-
-Idempotency (at most one document per delivery, even when an answer is lost):
-
-1. Each document is created with an internal comment ``O2C Hub delivery <idempotency_key>``
-   (not visible on the storefront). Before creating, the order's invoices (shipments) are
-   read; one carrying the marker is the earlier attempt's, and its id is the reference.
-2. Otherwise the order's uninvoiced (unshipped) quantities are read. When the delivery's
-   quantities no longer fit and an existing document has exactly these quantities, that
-   document is taken as this delivery's (it landed, e.g. without the comment).
-3. Otherwise the document is created. Quantities beyond what is left are not trimmed:
-   Magento refuses them and the refusal becomes :class:`~hub.errors.Rejected`.
+* **deliver** ``invoice`` / ``shipment`` / ``stock`` / ``comment`` (payloads and their
+  idempotency: :mod:`adapters.magento.deliveries`);
+* **lookup**: the document an earlier attempt of a delivery created;
+* **poll** ``order`` / ``party``: changed orders and customers by ``updated_at`` keyset
+  (:mod:`adapters.magento.polling`); a party is the customer with its B2B company and
+  credit, ``{"customer": ..., "company": ..., "company_credit": ...}``;
+* **unwrap_inbound**: the document inside a webhook or Adobe I/O event
+  (:mod:`adapters.magento.events`);
+* **health**: ``GET /V1/store/storeConfigs`` with the configured credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from adapters.magento import events
 from adapters.magento.client import MagentoClient
 from adapters.magento.config import MagentoConfig
+from adapters.magento.deliveries import (
+    KINDS,
+    MARKER_PREFIX,
+    CommentPayload,
+    DocumentPayload,
+    StockPayload,
+    Track,
+    deliver_comment,
+    deliver_document,
+    deliver_stock,
+    find_comment,
+    find_document,
+)
+from adapters.magento.polling import FEEDS, Cursor, poll_feed
 from hub import __version__
-from hub.adapter import Adapter, Capability
+from hub.adapter import Adapter, Capability, InboundDocument, PollPage
 from hub.errors import PermanentError
+from hub.exactjson import dumps_exact
 from hub.targets.base import Delivery, DeliveryResult
 
 __all__ = ["MARKER_PREFIX", "DocumentPayload", "MagentoAdapter", "Track"]
 
-MARKER_PREFIX = "O2C Hub delivery"
-_KINDS: dict[str, Literal["invoice", "shipment"]] = {
-    "invoice": "invoice",
-    "shipment": "shipment",
-    "ship": "shipment",
-}
-
-
-class ItemQty(BaseModel):
-    """One order row and the quantity to invoice or ship."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    order_item_id: int = Field(gt=0, description="The order row's item_id.")
-    qty: Decimal = Field(gt=0, allow_inf_nan=False, description='Quantity, e.g. "2".')
-
-
-class Track(BaseModel):
-    """One tracking number of a shipment."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    track_number: str = Field(min_length=1)
-    carrier_code: str = Field(min_length=1, description="e.g. dhl, ups, custom.")
-    title: str = ""
-
-
-class DocumentPayload(BaseModel):
-    """What a Magento delivery carries (see the module docstring)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    magento_order_id: int = Field(gt=0, description="The Magento order's entity_id.")
-    items: list[ItemQty] = Field(min_length=1)
-    tracks: list[Track] = Field(default_factory=list)
-
-    def quantities(self) -> dict[int, Decimal]:
-        wanted: dict[int, Decimal] = {}
-        for item in self.items:
-            wanted[item.order_item_id] = wanted.get(item.order_item_id, Decimal(0)) + item.qty
-        return wanted
-
-
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value is not None else Decimal(0)
-    except ArithmeticError:
-        return Decimal(0)
-
-
-def _has_marker(document: dict[str, Any], marker: str) -> bool:
-    comments = document.get("comments")
-    if not isinstance(comments, list):
-        return False
-    return any(isinstance(c, dict) and str(c.get("comment") or "") == marker for c in comments)
-
-
-def _document_quantities(document: dict[str, Any], top_level: set[int]) -> dict[int, Decimal]:
-    found: dict[int, Decimal] = {}
-    for line in document.get("items") or []:
-        if not isinstance(line, dict):
-            continue
-        item_id = int(_dec(line.get("order_item_id")))
-        if item_id in top_level:
-            found[item_id] = found.get(item_id, Decimal(0)) + _dec(line.get("qty"))
-    return {k: v for k, v in found.items() if v > 0}
-
-
-def _remaining(order: dict[str, Any], done_key: str) -> dict[int, Decimal]:
-    """Quantity left to invoice (ship) per top-level order row."""
-    left: dict[int, Decimal] = {}
-    for item in order.get("items") or []:
-        if not isinstance(item, dict) or item.get("parent_item_id") is not None:
-            continue
-        left[int(item["item_id"])] = (
-            _dec(item.get("qty_ordered"))
-            - _dec(item.get(done_key))
-            - _dec(item.get("qty_canceled"))
-        )
-    return left
-
-
-def _first(documents: Iterable[dict[str, Any]], marker: str) -> dict[str, Any] | None:
-    return next((d for d in documents if _has_marker(d, marker)), None)
+P = TypeVar("P", bound=BaseModel)
 
 
 class MagentoAdapter(Adapter):
-    """Creates invoices and shipments of Magento orders, once per delivery."""
+    """One Magento store: documents created once per delivery, changes polled by keyset."""
 
     name: ClassVar[str] = "magento"
     version: ClassVar[str] = __version__
     description: ClassVar[str] = (
-        "Magento 2 / Adobe Commerce REST: invoices and shipments of orders, idempotent."
+        "Magento 2 / Adobe Commerce REST: invoices, shipments, stock and order comments "
+        "(idempotent); orders and customers by webhook or polling."
     )
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.DELIVER, Capability.LOOKUP}
+        {Capability.DELIVER, Capability.LOOKUP, Capability.POLL, Capability.PARSE}
     )
     Config: ClassVar[type[BaseModel]] = MagentoConfig
 
@@ -146,62 +66,38 @@ class MagentoAdapter(Adapter):
         self._config = config
         self.client = client or MagentoClient(config, target=target)
 
+    # ------------------------------------------------------------------ outbound
+
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
-        kind = _KINDS.get(delivery.kind.strip().lower())
-        if kind is None:
-            raise PermanentError(
-                f"{self.target}: cannot deliver a {delivery.kind!r}; "
-                "the magento adapter creates invoices and shipments",
-                target=self.target,
-            )
-        payload = self._payload(delivery)
-        if kind == "invoice" and payload.tracks:
-            raise PermanentError(
-                f"{self.target}: tracks belong to shipments, not invoices", target=self.target
-            )
-        order_id = payload.magento_order_id
-        wanted = payload.quantities()
-        marker = f"{MARKER_PREFIX} {delivery.idempotency_key}"
-        noun = "invoice" if kind == "invoice" else "shipment"
-
-        existing = await (
-            self.client.search_invoices(order_id)
-            if kind == "invoice"
-            else self.client.search_shipments(order_id)
+        kind = self._kind(delivery)
+        key = delivery.idempotency_key
+        if kind == "stock":
+            return await deliver_stock(self.client, self._payload(delivery, StockPayload))
+        if kind == "comment":
+            payload = self._payload(delivery, CommentPayload)
+            return await deliver_comment(self.client, payload, key)
+        document = self._document(delivery, kind)
+        return await deliver_document(
+            self.client,
+            kind,
+            document,
+            key,
+            capture=self._config.capture,
+            notify=self._config.notify,
         )
-        earlier = _first(existing, marker)
-        if earlier is not None:
-            return self._found(noun, earlier, order_id, "created by an earlier attempt")
 
-        order = await self.client.get_order(order_id)
-        left = _remaining(order, "qty_invoiced" if kind == "invoice" else "qty_shipped")
-        fits = all(item_id in left and qty <= left[item_id] for item_id, qty in wanted.items())
-        if not fits:
-            top_level = set(left)
-            for document in existing:
-                if _document_quantities(document, top_level) == wanted:
-                    return self._found(noun, document, order_id, "with the same quantities")
+    async def lookup(self, delivery: Delivery) -> DeliveryResult | None:
+        kind = self._kind(delivery)
+        key = delivery.idempotency_key
+        if kind == "stock":
+            return None  # an absolute quantity: applying it again has no second effect
+        if kind == "comment":
+            return await find_comment(self.client, self._payload(delivery, CommentPayload), key)
+        found, _ = await find_document(self.client, kind, self._document(delivery, kind), key)
+        return found
 
-        items = sorted(wanted.items())
-        if kind == "invoice":
-            new_id = await self.client.create_invoice(
-                order_id,
-                items,
-                capture=self._config.capture,
-                notify=self._config.notify,
-                comment=marker,
-            )
-        else:
-            tracks = [t.model_dump() for t in payload.tracks]
-            new_id = await self.client.create_shipment(
-                order_id, items, tracks, notify=self._config.notify, comment=marker
-            )
-        total = sum(wanted.values(), Decimal(0))
-        return DeliveryResult(
-            reference=str(new_id),
-            status_code=200,
-            summary=f"{noun} {new_id} created for order {order_id} ({total:f} units)",
-        )
+    async def health(self) -> None:
+        await self.client.store_configs()
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -209,11 +105,78 @@ class MagentoAdapter(Adapter):
     def secrets(self) -> tuple[str, ...]:
         return self.client.secrets()
 
+    # ------------------------------------------------------------------ inbound
+
+    @classmethod
+    def unwrap_inbound(cls, kind: str, document: dict[str, Any]) -> dict[str, Any]:
+        return events.unwrap(kind, document)
+
+    async def poll(self, kind: str, cursor: dict[str, Any] | None, *, limit: int = 100) -> PollPage:
+        feed = FEEDS.get(kind)
+        if feed is None:
+            raise PermanentError(
+                f"{self.target}: cannot poll {kind!r}; the magento adapter polls "
+                f"{', '.join(sorted(FEEDS))}",
+                target=self.target,
+            )
+        try:
+            position = Cursor.from_json(cursor, self._config.poll_since)
+        except ValueError as exc:
+            raise PermanentError(f"{self.target}: {exc}", target=self.target) from exc
+        found, position, more = await poll_feed(
+            self.client,
+            feed,
+            position,
+            limit=limit,
+            settle_seconds=self._config.poll_settle_seconds,
+        )
+        documents = []
+        for item in found:
+            ref = str(item.get(feed.id_key))
+            source = await self._party(item) if kind == "party" else item
+            raw = dumps_exact(source).encode("utf-8")
+            documents.append(InboundDocument(kind=kind, raw=raw, ref=ref))
+        return PollPage(documents, position.to_json(), more)
+
+    async def _party(self, customer: dict[str, Any]) -> dict[str, Any]:
+        """The customer with its company and company credit (B2B), when it has one."""
+        extension = customer.get("extension_attributes") or {}
+        company_attributes = extension.get("company_attributes") if extension else None
+        company_id = 0
+        if isinstance(company_attributes, dict):
+            try:
+                company_id = int(company_attributes.get("company_id") or 0)
+            except (TypeError, ValueError):
+                company_id = 0
+        party: dict[str, Any] = {"customer": customer, "company": None, "company_credit": None}
+        if company_id > 0:
+            party["company"] = await self.client.get_company(company_id)
+            party["company_credit"] = await self.client.get_company_credit(company_id)
+        return party
+
     # ------------------------------------------------------------------ internals
 
-    def _payload(self, delivery: Delivery) -> DocumentPayload:
+    def _kind(self, delivery: Delivery) -> Any:
+        kind = KINDS.get(delivery.kind.strip().lower())
+        if kind is None:
+            raise PermanentError(
+                f"{self.target}: cannot deliver a {delivery.kind!r}; the magento adapter "
+                f"delivers {', '.join(sorted(set(KINDS.values())))}",
+                target=self.target,
+            )
+        return kind
+
+    def _document(self, delivery: Delivery, kind: str) -> DocumentPayload:
+        payload = self._payload(delivery, DocumentPayload)
+        if kind == "invoice" and payload.tracks:
+            raise PermanentError(
+                f"{self.target}: tracks belong to shipments, not invoices", target=self.target
+            )
+        return payload
+
+    def _payload(self, delivery: Delivery, model: type[P]) -> P:
         try:
-            return DocumentPayload.model_validate(delivery.payload)
+            return model.model_validate(delivery.payload)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc']) or 'payload'}: {error['msg']}"
@@ -225,13 +188,3 @@ class MagentoAdapter(Adapter):
                 target=self.target,
                 detail=problems,
             ) from exc
-
-    def _found(
-        self, noun: str, document: dict[str, Any], order_id: int, how: str
-    ) -> DeliveryResult:
-        reference = str(document.get("entity_id"))
-        return DeliveryResult(
-            reference=reference,
-            status_code=200,
-            summary=f"{noun} {reference} of order {order_id} already exists ({how})",
-        )

@@ -1,7 +1,8 @@
 """The only module that speaks Magento 2's REST API (``/rest/<store>/V1``).
 
-Every call authenticates with ``Authorization: Bearer <token>``. Every failure leaves as
-a :class:`hub.errors.DeliveryError`:
+Every call authenticates with ``Authorization: Bearer <token>`` or, for an integration,
+an OAuth 1.0a HMAC-SHA256 signature (:mod:`adapters.magento.oauth`). Every failure leaves
+as a :class:`hub.errors.DeliveryError`:
 
 * 401 / 403 → :class:`~hub.errors.AuthFailed`
 * 400 → :class:`~hub.errors.Rejected` with Magento's ``message`` rendered (its ``%1`` /
@@ -21,12 +22,15 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Final, Self
+from urllib.parse import quote
 
 import httpx
 
 from adapters.magento.config import MagentoConfig
+from adapters.magento.oauth import authorization_header
 from hub import __version__
 from hub.errors import (
     AuthFailed,
@@ -96,13 +100,13 @@ class MagentoClient:
             client = make_client(config.timeout, max_connections=10)
         self._client = client
         self._root = config.base_url.rstrip("/") + "/V1"
-        token = config.token.get_secret_value()
-        self._secrets = tuple(s for s in (token, token.strip()) if s)
-        self._headers = {
-            "Accept": "application/json",
-            "Authorization": f"Bearer {token}",
-            "User-Agent": f"o2c-hub/{__version__}",
-        }
+        self._secrets = config.secret_values()
+        self._oauth = config.oauth.credentials() if config.oauth else None
+        self._headers = {"Accept": "application/json", "User-Agent": f"o2c-hub/{__version__}"}
+        if config.token is not None:
+            self._headers["Authorization"] = f"Bearer {config.token.get_secret_value()}"
+        self.server_time: datetime | None = None
+        """The store's clock (its last ``Date`` header), for polling horizons."""
 
     def __repr__(self) -> str:
         return f"MagentoClient(target={self.target!r}, base_url={self.config.base_url!r})"
@@ -181,39 +185,108 @@ class MagentoClient:
             body["comment"] = {"comment": comment, "is_visible_on_front": 0}
         return self._id(await self._call("POST", f"/order/{int(order_id)}/ship", body))
 
-    async def add_comment(self, order_id: int, text: str) -> None:
-        """``POST /V1/orders/{id}/comments``: an internal note (not shown to the customer)."""
+    async def add_comment(
+        self, order_id: int, text: str, *, notify: bool = False, visible_on_front: bool = False
+    ) -> None:
+        """``POST /V1/orders/{id}/comments``: a note in the order's history."""
         history = {
             "comment": text,
-            "is_customer_notified": 0,
-            "is_visible_on_front": 0,
+            "is_customer_notified": int(notify),
+            "is_visible_on_front": int(visible_on_front),
             "parent_id": int(order_id),
         }
         await self._call("POST", f"/orders/{int(order_id)}/comments", {"statusHistory": history})
+
+    async def get_comments(self, order_id: int) -> list[dict[str, Any]]:
+        """``GET /V1/orders/{id}/comments``: the order's status history."""
+        body = await self._call("GET", f"/orders/{int(order_id)}/comments")
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise self._unexpected("a comment list", body)
+        return [c for c in body["items"] if isinstance(c, dict)]
+
+    async def get_stock_item(self, sku: str) -> dict[str, Any]:
+        """``GET /V1/stockItems/{sku}``: the default source's stock item."""
+        body = await self._call("GET", f"/stockItems/{quote(sku, safe='')}")
+        if not isinstance(body, dict) or "item_id" not in body:
+            raise self._unexpected("a stock item", body)
+        return body
+
+    async def update_stock(self, sku: str, item_id: int, qty: Decimal, in_stock: bool) -> int:
+        """``PUT /V1/products/{sku}/stockItems/{itemId}``: set the quantity on hand."""
+        body = {"stockItem": {"qty": _number(qty), "is_in_stock": in_stock}}
+        path = f"/products/{quote(sku, safe='')}/stockItems/{int(item_id)}"
+        return self._id(await self._call("PUT", path, body))
+
+    async def get_customer(self, customer_id: int) -> dict[str, Any]:
+        """``GET /V1/customers/{id}``."""
+        return await self._object("GET", f"/customers/{int(customer_id)}", "a customer")
+
+    async def get_company(self, company_id: int) -> dict[str, Any]:
+        """``GET /V1/company/{id}`` (Adobe Commerce B2B)."""
+        return await self._object("GET", f"/company/{int(company_id)}", "a company")
+
+    async def get_company_credit(self, company_id: int) -> dict[str, Any]:
+        """``GET /V1/companyCredits/company/{id}`` (Adobe Commerce B2B credit limit)."""
+        path = f"/companyCredits/company/{int(company_id)}"
+        return await self._object("GET", path, "a company credit")
+
+    async def store_configs(self) -> list[dict[str, Any]]:
+        """``GET /V1/store/storeConfigs``: cheap, authenticated; the health check."""
+        body = await self._call("GET", "/store/storeConfigs")
+        if not isinstance(body, list):
+            raise self._unexpected("a list of store configurations", body)
+        return [c for c in body if isinstance(c, dict)]
+
+    async def search(
+        self,
+        path: str,
+        filter_groups: Sequence[Sequence[tuple[str, str, str]]],
+        sort: Sequence[tuple[str, str]],
+        *,
+        page_size: int,
+        page: int = 1,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of ``GET <path>?searchCriteria…``: its items and the total count.
+
+        Groups are ANDed, the ``(field, value, conditionType)`` filters of one group ORed.
+        """
+        params: dict[str, str] = {}
+        for g, group in enumerate(filter_groups):
+            for f, (field, value, condition) in enumerate(group):
+                stem = f"searchCriteria[filterGroups][{g}][filters][{f}]"
+                params[f"{stem}[field]"] = field
+                params[f"{stem}[value]"] = value
+                params[f"{stem}[conditionType]"] = condition
+        for i, (field, direction) in enumerate(sort):
+            params[f"searchCriteria[sortOrders][{i}][field]"] = field
+            params[f"searchCriteria[sortOrders][{i}][direction]"] = direction
+        params["searchCriteria[pageSize]"] = str(page_size)
+        params["searchCriteria[currentPage]"] = str(page)
+        body = await self._call("GET", path, params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise self._unexpected("a search result", body)
+        return [i for i in body["items"] if isinstance(i, dict)], int(body.get("total_count") or 0)
 
     # ------------------------------------------------------------------ internals
 
     async def _search(self, path: str, order_id: int) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            params = {
-                "searchCriteria[filterGroups][0][filters][0][field]": "order_id",
-                "searchCriteria[filterGroups][0][filters][0][value]": str(int(order_id)),
-                "searchCriteria[filterGroups][0][filters][0][conditionType]": "eq",
-                "searchCriteria[pageSize]": str(PAGE_SIZE),
-                "searchCriteria[currentPage]": str(page),
-            }
-            body = await self._call("GET", path, params=params)
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                raise self._unexpected("a search result", body)
-            items = [i for i in body["items"] if isinstance(i, dict)]
+        by_order = [[("order_id", str(int(order_id)), "eq")]]
+        for page in range(1, 10_000):
+            items, total = await self.search(
+                path, by_order, [("entity_id", "ASC")], page_size=PAGE_SIZE, page=page
+            )
             found.extend(items)
-            total = int(body.get("total_count") or 0)
             # Magento repeats the last page past the end, so stop on the count
             if not items or len(found) >= total or len(items) < PAGE_SIZE:
-                return found
-            page += 1
+                break
+        return found
+
+    async def _object(self, method: str, path: str, wanted: str) -> dict[str, Any]:
+        body = await self._call(method, path)
+        if not isinstance(body, dict):
+            raise self._unexpected(wanted, body)
+        return body
 
     def _id(self, body: Any) -> int:
         if isinstance(body, bool) or not isinstance(body, int | str):
@@ -233,6 +306,9 @@ class MagentoClient:
     ) -> Any:
         url = self._root + path
         headers = dict(self._headers)
+        if self._oauth is not None:
+            signed_url = str(httpx.URL(url, params=params)) if params else url
+            headers["Authorization"] = authorization_header(self._oauth, method, signed_url)
         content: bytes | None = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -243,6 +319,7 @@ class MagentoClient:
             )
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise self._transport_error(exc, method, path) from exc
+        self._note_server_time(response)
         if not response.is_success:
             raise self._status_error(response, method, path)
         if not response.content:
@@ -251,6 +328,17 @@ class MagentoClient:
             return json.loads(response.content, parse_float=Decimal)
         except ValueError as exc:
             raise self._unexpected("JSON", response.text[:200]) from exc
+
+    def _note_server_time(self, response: httpx.Response) -> None:
+        stamp = response.headers.get("Date")
+        if not stamp:
+            return
+        try:
+            when = parsedate_to_datetime(stamp)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is not None:
+            self.server_time = when.astimezone(UTC).replace(tzinfo=None)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -22,6 +22,7 @@ from hub.cli import (
     mapping_cmd,
     ops_cmd,
     pipeline_cmd,
+    poll_cmd,
     schema_cmd,
 )
 from hub.cli.output import err
@@ -42,6 +43,7 @@ app.add_typer(pipeline_cmd.db_app, name="db")
 app.command("ingest")(pipeline_cmd.ingest)
 app.command("worker")(pipeline_cmd.worker)
 app.command("serve")(pipeline_cmd.serve)
+app.add_typer(poll_cmd.app, name="poll")
 app.add_typer(ops_cmd.messages_app, name="messages")
 app.add_typer(ops_cmd.dlq_app, name="dlq")
 app.command("targets")(ops_cmd.targets)

@@ -15,6 +15,7 @@ from hub.cli.output import err, out
 from hub.config import load_settings
 from hub.ingest import IngestRejected
 from hub.logs import configure_logging
+from hub.polling import PollScheduler
 from hub.runtime import runtime_from
 from hub.store import migrate
 
@@ -112,9 +113,17 @@ def serve(
             "--workers/--no-workers", help="Run delivery workers in this process (off: API only)."
         ),
     ] = True,
+    pollers: Annotated[
+        bool,
+        typer.Option(
+            "--pollers/--no-pollers",
+            help="Poll the enabled sources of routes.yaml in this process (see `o2c poll`).",
+        ),
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Run the HTTP API and the delivery workers in one process (SQLite upgrades itself)."""
+    """Run the HTTP API, the delivery workers and the source pollers in one process
+    (SQLite upgrades itself)."""
     import uvicorn
 
     from hub.api.app import create_app
@@ -131,8 +140,11 @@ def serve(
     runtime.upgrade_if_embedded()
     runtime.require_current_schema()
     the_worker = runtime.worker(concurrency=concurrency)
-    configure_logging(settings.logging, secrets=the_worker.secrets)
+    scheduler = PollScheduler(runtime.pollers() if pollers else [])
+    poll_secrets = tuple(s for p in scheduler.pollers for s in p.adapter.secrets())
+    configure_logging(settings.logging, secrets=the_worker.secrets + poll_secrets)
     worker_task: asyncio.Task[None] | None = None
+    poll_task: asyncio.Task[None] | None = None
 
     def alive() -> bool:
         return not workers or (worker_task is not None and not worker_task.done())
@@ -149,7 +161,7 @@ def serve(
     )
 
     async def main() -> None:
-        nonlocal worker_task
+        nonlocal worker_task, poll_task
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -161,16 +173,23 @@ def serve(
             loop.add_signal_handler(sig, shutdown)
         if workers:
             worker_task = asyncio.create_task(the_worker.run(stop))
+        if scheduler.pollers:
+            poll_task = asyncio.create_task(scheduler.run(stop))
         try:
             await server.serve()  # returns once shutdown() asked it to
         finally:
             stop.set()
             if worker_task is not None:
                 await worker_task
+            if poll_task is not None:
+                await poll_task  # the page in progress is ingested and its cursor saved
+            await scheduler.aclose()
             for target in the_worker.targets.values():
                 await target.aclose()
 
+    polling = ", ".join(p.name for p in scheduler.pollers)
     err.print(
         f"serving on http://{server.config.host}:{server.config.port} with worker {the_worker.name}"
+        + (f", polling {polling}" if polling else "")
     )
     asyncio.run(main())

@@ -152,6 +152,26 @@ class TargetState(SQLModel, table=True):
     updated_at: datetime
 
 
+class PollCursor(SQLModel, table=True):
+    """Where a polled source left off, and which hub process polls it now (its lease)."""
+
+    __tablename__ = "poll_cursor"
+
+    source: str = Field(primary_key=True, max_length=64)
+    cursor: str | None = Field(
+        default=None,
+        sa_column=Column(Text, nullable=True),
+        description="JSON object from the adapter; NULL: start from the configured start.",
+    )
+    leased_by: str | None = Field(default=None, max_length=64)
+    leased_until: datetime | None = None
+    last_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    documents_total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    updated_at: datetime
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -163,6 +183,7 @@ delivery_table = _table(Delivery)
 attempt_table = _table(Attempt)
 quarantined_table = _table(Quarantined)
 target_state_table = _table(TargetState)
+poll_cursor_table = _table(PollCursor)
 
 
 class ApiKey(SQLModel, table=True):

@@ -390,7 +390,7 @@ async def _deliver(state: FaultTargetState, request: Request, target: str) -> Re
         if got != expected:
             st.faults_injected["auth"] += 1
             st.errors_by_status[401] += 1
-            said = "missing" if got is None else f"value {got!r} not accepted"
+            said = "missing" if got is None else "value not accepted"  # never echo a credential
             return _error(401, f"header {name}: {said}")
 
     if faults.error_status and r_error < faults.error_rate:
@@ -487,11 +487,14 @@ async def _deliver(state: FaultTargetState, request: Request, target: str) -> Re
     )
 
 
-def _health(state: FaultTargetState, target: str) -> Response:
+def _health(state: FaultTargetState, target: str, request: Request) -> Response:
     bad_name = _check_target_name(target)
     if bad_name is not None:
         return bad_name
     faults = state.faults_for(target)
+    for name, expected in faults.require_headers.items():
+        if request.headers.get(name) != expected:  # a health probe authenticates too
+            return _error(401, f"header {name}: missing or not accepted")
     if faults.down:
         after = faults.retry_after if faults.retry_after is not None else 1
         return _error(
@@ -561,12 +564,12 @@ def create_app(config: FaultTargetConfig | None = None) -> FastAPI:
         )
 
     @app.api_route("/healthz", methods=["GET", "HEAD"])
-    async def healthz() -> Response:
-        return _health(state, DEFAULT_TARGET)
+    async def healthz(request: Request) -> Response:
+        return _health(state, DEFAULT_TARGET, request)
 
     @app.api_route("/healthz/{target}", methods=["GET", "HEAD"])
-    async def healthz_target(target: str) -> Response:
-        return _health(state, target)
+    async def healthz_target(target: str, request: Request) -> Response:
+        return _health(state, target, request)
 
     return app
 
