@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     APIKEY_REVOKED = "apikey.revoked"
     CONFIG_RELOADED = "config.reloaded"
     BREAKER_RESET = "breaker.reset"
+    POLL_CURSOR_RESET = "poll.cursor_reset"
 
 
 class BreakKind(StrEnum):

@@ -169,8 +169,15 @@ class Ingestor:
             raise IngestRejected(qid, [issue])
         # The canonical document is what is hashed: the same order pushed by webhook (in an
         # event envelope, with its own field set) and found by polling is one message, and
-        # a change that matters to the hub (a status, a line) is a new version.
-        digest = hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
+        # a change that matters to the hub (a status, a line) is a new version; a new
+        # source timestamp alone (VOLATILE_FIELDS) is not.
+        volatile: frozenset[str] = getattr(type(result.document), "VOLATILE_FIELDS", frozenset())
+        hashed = (
+            result.document.model_dump_json(exclude_computed_fields=True, exclude=set(volatile))
+            if volatile
+            else canonical_json
+        )
+        digest = hashlib.sha256(hashed.encode("utf-8")).hexdigest()
         routes = self.routes.for_document(system, kind, python_doc)
         entity_field = ENTITY_FIELD.get(kind)
         default_key = (

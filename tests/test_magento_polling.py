@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,6 +15,8 @@ from adapters.magento.adapter import MagentoAdapter
 from adapters.magento.config import MagentoConfig
 from adapters.magento.simulator import SimulatorConfig, run_simulator
 from hub.errors import PermanentError
+from hub.mapping import registry
+from hub.paths import bundled_mappings_dir
 
 TOKEN = "polling-test-token-9c41e2"
 
@@ -154,3 +158,46 @@ def test_a_broken_cursor_is_a_permanent_error_saying_how_to_reset(base_url: str)
 
     with pytest.raises(PermanentError, match="o2c poll reset"):
         asyncio.run(run())
+
+
+def test_customers_are_polled_as_parties_with_their_company_and_credit(
+    base_url: str, control: httpx.Client
+) -> None:
+    generate(control, 60, tie=6, seed=4)
+
+    async def run() -> list[dict[str, Any]]:
+        shop = adapter(base_url)
+        found: list[dict[str, Any]] = []
+        position = None
+        try:
+            for _ in range(500):
+                page = await shop.poll("party", position, limit=2)  # ties span pages
+                found.extend(json.loads(d.raw, parse_float=Decimal) for d in page.documents)
+                position = page.cursor
+                if not page.more:
+                    return found
+        finally:
+            await shop.aclose()
+        raise AssertionError("polling did not catch up")
+
+    parties = asyncio.run(run())
+    ids = [p["customer"]["id"] for p in parties]
+    listed = control.get(
+        "/rest/V1/customers/search",
+        params={"searchCriteria[pageSize]": "1000"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ).json()
+    assert sorted(ids) == sorted(c["id"] for c in listed["items"]), "every customer, once"
+    stamps = [c["updated_at"] for c in listed["items"]]
+    assert len(set(stamps)) < len(stamps), "some customers share updated_at"
+    mapping = registry.find("magento", "party", "inbound", [bundled_mappings_dir()])
+    members = [p for p in parties if p["company"] is not None]
+    assert members, "the generated store has B2B company members"
+    for party in parties:
+        document = mapping.apply(party).document
+        assert document.model_dump()["external_ids"]["magento"] == str(party["customer"]["id"])
+    for party in members:
+        document = mapping.apply(party).document.model_dump()
+        assert document["legal_name"] == party["company"]["legal_name"]
+        assert document["currency"] == party["company_credit"]["currency_code"]
+        assert document["credit_limit"] == Decimal(str(party["company_credit"]["credit_limit"]))

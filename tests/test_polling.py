@@ -619,6 +619,9 @@ def test_poll_run_status_and_reset(tmp_path: Path) -> None:
     assert reset.returncode == 0, reset.stderr
     assert "forgotten" in reset.stdout
     assert cursor_row(tmp_path) == {"cursor": None, "total": 7}
+    trail = o2c(tmp_path, "audit", "list", "--json")
+    assert trail.returncode == 0, trail.stderr
+    assert '"poll.cursor_reset"' in trail.stdout
 
     reread = o2c(tmp_path, "poll", "run")
     assert reread.returncode == 0, reread.stderr

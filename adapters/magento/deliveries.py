@@ -289,8 +289,10 @@ async def deliver_comment(
         notify=payload.notify,
         visible_on_front=payload.visible_on_front,
     )
+    # Magento answers `true`; the history entry's id is read back as the reference
+    added = await find_comment(client, payload, key)
     return DeliveryResult(
-        reference=str(payload.magento_order_id),
+        reference=added.reference if added else str(payload.magento_order_id),
         status_code=200,
         summary=f"comment added to order {payload.magento_order_id}",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -53,6 +53,10 @@ class Canonical(BaseModel):
     """Base of every canonical model: strict, with no unknown fields."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+
+    VOLATILE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+    """Fields that change without the document changing (e.g. the source's ``updated_at``):
+    left out when the hub decides whether a document is new or a repeat."""
 
 
 class TaxCategory(StrEnum):

@@ -147,6 +147,7 @@ class Order(Canonical):
     """A buyer's order as the hub knows it, independent of shop and ERP."""
 
     AMOUNT_FIELDS: ClassVar[tuple[str, ...]] = ()
+    VOLATILE_FIELDS: ClassVar[frozenset[str]] = frozenset({"updated_at"})
 
     kind: Literal["order"] = "order"
     order_number: str = Field(min_length=1, description="The shop's order number (BT-13).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import signal
 from datetime import datetime
@@ -13,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from hub.audit import AuditAction, record
 from hub.cli.mapping_cmd import ConfigOption
 from hub.cli.output import err, out
 from hub.clock import utcnow
@@ -287,4 +289,11 @@ def reset(
             err=True,
         )
     before = store.reset(source)
+    record(
+        runtime.engine,
+        actor=f"cli:{getpass.getuser()}",
+        action=AuditAction.POLL_CURSOR_RESET,
+        target=source,
+        details={"cursor": before.cursor},
+    )
     out.print(Text(f"{source}: cursor {_cursor(before.cursor, 200)} forgotten"))

@@ -390,7 +390,8 @@ async def _deliver(state: FaultTargetState, request: Request, target: str) -> Re
         if got != expected:
             st.faults_injected["auth"] += 1
             st.errors_by_status[401] += 1
-            said = "missing" if got is None else "value not accepted"  # never echo a credential
+            # echoes the refused value, as careless services do: clients must scrub it
+            said = "missing" if got is None else f"value {got!r} not accepted"
             return _error(401, f"header {name}: {said}")
 
     if faults.error_status and r_error < faults.error_rate:

@@ -19,6 +19,15 @@ with its own rounding to the cent, the way Magento's totals collectors work:
 
 Stores: USD (no tax), EUR (19 % VAT), GBP (20 % VAT), and an EUR store view of a USD base
 (rate 0.9215, 19 % VAT). All keys are names from the 2.4.8 admin schema.
+
+Buyers: about one order in five is a guest's (``customer_is_guest`` 1, group 0, no
+``customer_id``); the others belong to customers of the store (:mod:`.customers`), repeat
+buyers included, and carry the customer's id, e-mail, names, group and VAT id
+(``customer_taxvat``); their addresses are the customer's default billing address (with
+``customer_id``, ``customer_address_id``, ``company`` and ``vat_id`` where the customer has
+them), and a B2B company member's order has ``extension_attributes.company_order_attributes``.
+Customers are drawn from a second random generator, so the items and money of an order
+depend on the seed alone.
 """
 
 from __future__ import annotations
@@ -29,9 +38,16 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from adapters.magento.simulator.customers import (
+    PEOPLE,
+    customer_address,
+    customer_company_id,
+    pick_customer,
+    slug,
+)
 from adapters.magento.simulator.state import MagentoState
 
-__all__ = ["generate_orders", "render_order", "store_order"]
+__all__ = ["STORES", "generate_orders", "render_order", "store_order"]
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -53,9 +69,18 @@ class _Store:
     tax_title: str
     country: str
     shipping: Decimal  # base currency
+    code: str
+    locale: str
+    timezone: str
+    weight_unit: str
+
+    @property
+    def view(self) -> str:
+        """The store view's name (what a customer's ``created_in`` says)."""
+        return self.name.rsplit("\n", 1)[-1]
 
 
-_STORES = (
+STORES = (
     _Store(
         1,
         "Main Website\nMain Website Store\nDefault Store View",
@@ -67,6 +92,10 @@ _STORES = (
         "",
         "US",
         Decimal("5.00"),
+        "default",
+        "en_US",
+        "America/Chicago",
+        "lbs",
     ),
     _Store(
         2,
@@ -79,6 +108,10 @@ _STORES = (
         "MwSt. 19%",
         "DE",
         Decimal("7.90"),
+        "de",
+        "de_DE",
+        "Europe/Berlin",
+        "kgs",
     ),
     _Store(
         3,
@@ -91,6 +124,10 @@ _STORES = (
         "VAT 20%",
         "GB",
         Decimal("4.16"),
+        "uk",
+        "en_GB",
+        "Europe/London",
+        "kgs",
     ),
     _Store(
         4,
@@ -103,6 +140,10 @@ _STORES = (
         "VAT 19%",
         "NL",
         Decimal("15.00"),
+        "eu_en",
+        "en_US",
+        "Europe/Amsterdam",
+        "kgs",
     ),
 )
 
@@ -139,13 +180,7 @@ _BUNDLES = (
         ),
     ),
 )
-_PEOPLE = (
-    ("Jane", "Doe", "Purchase", "10577", "123 Oak Ave", "NY", "New York"),
-    ("Katrin", "Krämer", "Augsburg", "86153", "Werkstraße 14", "BY", "Bayern"),
-    ("Oliver", "Hughes", "Leeds", "LS1 4AP", "12 Park Row", "", "West Yorkshire"),
-    ("Sanne", "de Vries", "Utrecht", "3511 LN", "Oudegracht 81", "UT", "Utrecht"),
-    ("Dana", "Whitfield", "Portland", "97209", "1450 NW Raleigh St", "OR", "Oregon"),
-)
+_SLOTS = (0, 1, 2, 3, 4)  # address slots of customers.PEOPLE (five per country)
 _PAYMENTS = (
     ("checkmo", "Check / Money order"),
     ("banktransfer", "Bank Transfer Payment"),
@@ -325,31 +360,65 @@ def _bearing(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _address(
-    state: MagentoState, kind: str, order_id: int, person: tuple[str, ...], store: _Store
+def _buyer_address(
+    customer: dict[str, Any] | None, store: _Store, slot: int, email: str
 ) -> dict[str, Any]:
-    first, last, city, postcode, street, region_code, region = person
-    address: dict[str, Any] = {
+    """The fields an order address copies from the buyer (``sales-data-order-address-
+    interface`` names): a customer's default billing address, or a guest's address slot."""
+    if customer is not None:
+        source = customer_address(customer)
+        if source is not None:
+            region = source.get("region") or {}
+            fields: dict[str, Any] = {
+                "customer_id": customer["id"],
+                "customer_address_id": source.get("id"),
+                "firstname": source.get("firstname", customer.get("firstname")),
+                "lastname": source.get("lastname", customer.get("lastname")),
+                "company": source.get("company"),
+                "street": list(source.get("street") or []),
+                "city": source.get("city"),
+                "postcode": source.get("postcode"),
+                "region": region.get("region"),
+                "region_code": region.get("region_code"),
+                "region_id": source.get("region_id") or None,
+                "country_id": source.get("country_id", store.country),
+                "telephone": source.get("telephone"),
+                "email": email,
+                "vat_id": source.get("vat_id"),
+            }
+            return {k: v for k, v in fields.items() if v is not None}
+    person = PEOPLE[store.country][slot]
+    guest: dict[str, Any] = {
+        "firstname": person.first,
+        "lastname": person.last,
+        "street": [person.street],
+        "city": person.city,
+        "postcode": person.postcode,
+        "region": person.region,
+        "region_code": person.region_code,
+        "region_id": person.region_id,
+        "country_id": store.country,
+        "telephone": person.telephone,
+        "email": email,
+    }
+    return {k: v for k, v in guest.items() if v}
+
+
+def _address(
+    state: MagentoState, kind: str, order_id: int, buyer: dict[str, Any]
+) -> dict[str, Any]:
+    return {
         "address_type": kind,
         "entity_id": state.next_id("order_address"),
         "parent_id": order_id,
-        "firstname": first,
-        "lastname": last,
-        "street": [street],
-        "city": city,
-        "postcode": postcode,
-        "region": region,
-        "country_id": store.country,
-        "telephone": "+1 555 0100",
-        "email": f"{first.lower()}.{last.lower().replace(' ', '')}@example.com",
+        **buyer,
     }
-    if region_code:
-        address["region_code"] = region_code
-    return address
 
 
-def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]:
-    store = rng.choice(_STORES)
+def _build(
+    state: MagentoState, rng: random.Random, crng: random.Random, when: str
+) -> dict[str, Any]:
+    store = rng.choice(STORES)
     builder = _Builder(state, rng, store, when)
     for _ in range(rng.randint(1, 3)):
         builder.add_simple()
@@ -360,9 +429,25 @@ def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]
     items = builder.items
     bearing = _bearing(items)
     order_id = builder.order_id
-    person = rng.choice(_PEOPLE)
+    slot = rng.choice(_SLOTS)
     guest = rng.random() < 0.2
     method, title = rng.choice(_PAYMENTS)
+    customer = None
+    if guest:
+        email = f"{slug(PEOPLE[store.country][slot].first)}.{order_id}@example.com"
+    else:
+        customer = pick_customer(
+            state,
+            crng,
+            store_id=store.store_id,
+            country=store.country,
+            currency=store.base,
+            created_in=store.view,
+            slot=slot,
+            when=when,
+        )
+        email = customer["email"]
+    buyer = _buyer_address(customer, store, slot, email)
     increment_id = f"{state.next_id('increment'):09d}"
     order: dict[str, Any] = {
         "entity_id": order_id,
@@ -383,11 +468,11 @@ def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]
         "base_to_order_rate": store.rate,
         "store_to_base_rate": ZERO,
         "store_to_order_rate": ZERO,
-        "customer_email": f"{person[0].lower()}.{order_id}@example.com",
-        "customer_firstname": person[0],
-        "customer_lastname": person[1],
+        "customer_email": email,
+        "customer_firstname": customer["firstname"] if customer else buyer["firstname"],
+        "customer_lastname": customer["lastname"] if customer else buyer["lastname"],
         "customer_is_guest": 1 if guest else 0,
-        "customer_group_id": 0 if guest else 1,
+        "customer_group_id": customer["group_id"] if customer else 0,
         "customer_note_notify": 1,
         "email_sent": 1,
         "is_virtual": 0,
@@ -400,8 +485,10 @@ def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]
         "weight": sum((i.get("row_weight", ZERO) for i in items), ZERO),
         "status_histories": [],
     }
-    if not guest:
-        order["customer_id"] = 500 + (order_id % 97)
+    if customer is not None:
+        order["customer_id"] = customer["id"]
+        if customer.get("taxvat"):
+            order["customer_taxvat"] = customer["taxvat"]
     if builder.coupon:
         order["coupon_code"] = _COUPON[0]
         order["discount_description"] = _COUPON[0]
@@ -441,8 +528,8 @@ def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]
                 prefix + "total_due": grand,
             }
         )
-    billing = _address(state, "billing", order_id, person, store)
-    shipping_address = _address(state, "shipping", order_id, person, store)
+    billing = _address(state, "billing", order_id, buyer)
+    shipping_address = _address(state, "shipping", order_id, buyer)
     order["billing_address_id"] = billing["entity_id"]
     order["billing_address"] = billing
     order["payment"] = {
@@ -470,6 +557,13 @@ def _build(state: MagentoState, rng: random.Random, when: str) -> dict[str, Any]
             }
         ]
     }
+    company_id = customer_company_id(customer) if customer else None
+    if company_id is not None and company_id in state.companies:
+        extension["company_order_attributes"] = {
+            "order_id": order_id,
+            "company_id": company_id,
+            "company_name": state.companies[company_id]["company_name"],
+        }
     if store.tax:
         rates = {"code": store.tax_code, "title": store.tax_title, "percent": store.tax}
 
@@ -511,13 +605,14 @@ def generate_orders(
     """Add ``count`` orders; every ``same_updated_at_every`` consecutive orders share one
     ``created_at``/``updated_at``. Returns their entity ids (increasing)."""
     rng = random.Random(seed)  # noqa: S311 -- test data
+    crng = random.Random(f"customers-{seed}")  # noqa: S311 -- test data
     group = max(1, same_updated_at_every)
     ids = []
     when = state.now()
     for index in range(count):
         if index % group == 0:
             when = state.tick(state.config.seconds_per_tick)
-        order = _build(state, rng, when)
+        order = _build(state, rng, crng, when)
         state.orders[order["entity_id"]] = order
         ids.append(order["entity_id"])
     return ids

@@ -31,8 +31,10 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def serve(config: SimulatorConfig, sock: socket.socket, *, parent_pid: int | None = None) -> None:
-    """Serve on a listening socket until SIGINT/SIGTERM (or the parent process changes)."""
-    serve_app(create_simulator(config), sock, parent_pid=parent_pid)
+    """Serve on a listening socket until SIGINT/SIGTERM (or the parent process changes).
+
+    uvicorn's own ``Date`` header is off: the simulator sends its simulated clock's."""
+    serve_app(create_simulator(config), sock, parent_pid=parent_pid, date_header=False)
 
 
 @contextlib.contextmanager
@@ -109,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             sock = listen(args.host, args.port)
         except (ValueError, OSError) as exc:
             parser.error(str(exc))
+        oauth = config.oauth_integrations[0] if config.oauth_integrations else None
         sys.stderr.write(
             f"Magento simulator on {base_url(sock)}/rest/{config.store_code}/V1 "
-            f"(token: {config.tokens[0]})\n"
+            f"(token: {config.tokens[0]}"
+            + (f"; OAuth consumer key: {oauth.consumer_key}" if oauth else "")
+            + ")\n"
         )
         sys.stderr.flush()
     serve(config, sock, parent_pid=args.parent_pid)

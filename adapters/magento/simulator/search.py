@@ -239,10 +239,32 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (2, _text(value))
 
 
+def _aliased(criteria: Criteria, aliases: dict[str, str]) -> Criteria:
+    def rename(entry: dict[str, str]) -> dict[str, str]:
+        field = entry.get("field", "")
+        return {**entry, "field": aliases.get(field, field)}
+
+    return Criteria(
+        [[rename(flt) for flt in group] for group in criteria.filter_groups],
+        [rename(order) for order in criteria.sort_orders],
+        criteria.page_size,
+        criteria.current_page,
+    )
+
+
 def search(
-    records: Iterable[dict[str, Any]], criteria: Criteria, id_field: str = "entity_id"
+    records: Iterable[dict[str, Any]],
+    criteria: Criteria,
+    id_field: str = "entity_id",
+    aliases: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """The records of the requested page and the total number that matched."""
+    """The records of the requested page and the total number that matched.
+
+    ``aliases`` maps a column name searchCriteria may use to the document's key, e.g.
+    customers are searched by ``entity_id`` (customer_entity's column) but carry ``id``.
+    """
+    if aliases:
+        criteria = _aliased(criteria, aliases)
     hits = [
         record
         for record in records
