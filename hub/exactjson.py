@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from decimal import Decimal
 from typing import Any
 
 
 def dumps_exact(value: Any) -> str:
-    """JSON of ``value`` where a Decimal is a JSON number with exactly its digits
-    (``Decimal("19.90")`` → ``19.90``, ``Decimal("2")`` → ``2``)."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a JSON number")
-        return format(value, "f")
-    if isinstance(value, dict):
-        items = (
-            f"{json.dumps(str(k), ensure_ascii=False)}:{dumps_exact(v)}" for k, v in value.items()
-        )
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False, default=str)
+    """Compact JSON of ``value`` where a Decimal is a JSON number with exactly its digits
+    (``Decimal("19.90")`` → ``19.90``, ``Decimal("2")`` → ``2``).
+
+    The standard library's C encoder does the work: each Decimal leaves it as a string
+    wrapped in a per-call random marker, and the quoted markers are then replaced by the
+    bare digits (a document's own text cannot contain a marker it has never seen).
+    """
+    marker = uuid.uuid4().hex
+
+    def encode(obj: Any) -> Any:
+        if isinstance(obj, Decimal):
+            if not obj.is_finite():
+                raise ValueError(f"{obj} is not a JSON number")
+            return f"{marker}{obj:f}{marker}"
+        return str(obj)
+
+    text = json.dumps(value, ensure_ascii=False, default=encode, separators=(",", ":"))
+    if marker not in text:
+        return text
+    return re.sub(f'"{marker}(-?[0-9.]+){marker}"', r"\1", text)
