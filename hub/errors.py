@@ -191,4 +191,21 @@ class Rejected(PermanentError):
 
 
 class MasterDataMissing(PermanentError):
-    """The target lacks master data the document refers to (customer, material, ...)."""
+    """The target lacks master data the document refers to (customer, material, ...).
+
+    ``missing`` names what is missing verbatim, e.g. ``material WG-4410-9`` or ``customer
+    1000099``: dead letters are grouped by it (numbers included), so once that master
+    data exists its whole group can be replayed.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        missing: str | None = None,
+        target: str | None = None,
+        status_code: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target, status_code=status_code, detail=detail)
+        self.missing = missing

@@ -14,7 +14,7 @@ TESTS = Path(__file__).resolve().parent
 def _conformance_classes() -> list[type[AdapterConformance]]:
     found: list[type[AdapterConformance]] = []
     for path in sorted(TESTS.glob("test_conformance_*.py")):
-        module = importlib.import_module(path.stem)  # tests/ is on sys.path (rootdir import)
+        module = importlib.import_module(f"tests.{path.stem}")
         for value in vars(module).values():
             if (
                 isinstance(value, type)

@@ -575,6 +575,21 @@ def test_fingerprint_shape() -> None:
     assert fingerprint(bare).startswith("TargetUnavailable sap: The target could not be reached")
 
 
+def test_missing_master_data_is_grouped_by_the_missing_key_numbers_included() -> None:
+    def missing(customer: str, order: str) -> MasterDataMissing:
+        return MasterDataMissing(
+            f"sap: Sold-to party {customer} does not exist (order {order})",
+            missing=f"customer {customer}",
+            target="sap",
+            status_code=400,
+            detail=f"Sold-to party {customer} does not exist (order {order})",
+        )
+
+    a, b, other = missing("1000099", "1"), missing("1000099", "2"), missing("1000100", "3")
+    assert fingerprint(a) == fingerprint(b) == "MasterDataMissing sap 400: missing customer 1000099"
+    assert fingerprint(other) != fingerprint(a)
+
+
 def test_the_same_sku_in_different_orders_shares_a_fingerprint() -> None:
     first = rejected(
         "Order 000000123 at 2026-03-02T09:30:00Z: SKU 24-MB01 unknown "

@@ -391,6 +391,9 @@ def fingerprint(error: DeliveryError) -> str:
     """
     parts = (type(error).__name__, error.target, error.status_code)
     head = " ".join(str(part) for part in parts if part is not None)
+    missing = getattr(error, "missing", None)
+    if missing:  # MasterDataMissing: the key itself groups (a customer number is a name)
+        return f"{head}: missing {filter_secrets(str(missing))}"
     detail = normalise_detail(filter_secrets(error.detail or error.message))
     if len(detail) > FINGERPRINT_DETAIL_LENGTH:
         detail = detail[: FINGERPRINT_DETAIL_LENGTH - 1].rstrip() + "…"

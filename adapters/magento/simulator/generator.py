@@ -47,7 +47,7 @@ from adapters.magento.simulator.customers import (
 )
 from adapters.magento.simulator.state import MagentoState
 
-__all__ = ["STORES", "generate_orders", "render_order", "store_order"]
+__all__ = ["STORES", "catalog_skus", "generate_orders", "render_order", "store_order"]
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -180,6 +180,17 @@ _BUNDLES = (
         ),
     ),
 )
+
+
+def catalog_skus() -> list[str]:
+    """Every SKU a generated order's top-level line can carry (simple products, configurable
+    variants, dynamic-SKU bundles): what an ERP needs as materials for the demo."""
+    skus = [sku for sku, *_ in _SIMPLE]
+    skus += [f"{code}-{variant}" for code, _, _, variants in _CONFIGURABLE for variant in variants]
+    skus += ["-".join([code, *(child[0] for child in children)]) for code, _, children in _BUNDLES]
+    return skus
+
+
 _SLOTS = (0, 1, 2, 3, 4)  # address slots of customers.PEOPLE (five per country)
 _PAYMENTS = (
     ("checkmo", "Check / Money order"),
