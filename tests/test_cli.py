@@ -162,7 +162,7 @@ def test_bad_config_fails_with_file_and_key(tmp_path: Path) -> None:
 
 
 def test_demo_maps_every_sample() -> None:
-    result = o2c("demo")
+    result = o2c("demo", "--samples")
     assert result.returncode == 0, result.stderr
     count = len(list(SAMPLES.glob("*.json")))
     assert f"{count} of {count} sample orders mapped; 0 rejected." in result.stdout

@@ -1,9 +1,17 @@
-"""SAP S/4HANA adapter (registration only): the A_SalesOrder shapes for outbound mappings."""
+"""SAP S/4HANA adapter: sales orders (OData, RFC), journal entries (SOAP), IDocs; shapes."""
 
 from __future__ import annotations
 
+from hub.adapter import AdapterRegistry
 from hub.hookspecs import hookimpl
 from hub.mapping.shapes import ShapeRegistry
+
+
+@hookimpl
+def hub_register_adapters(registry: AdapterRegistry) -> None:
+    from adapters.sap.adapter import SapAdapter
+
+    registry.add(SapAdapter, source="adapters.sap")
 
 
 @hookimpl

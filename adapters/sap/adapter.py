@@ -23,9 +23,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from adapters.sap.config import SapConfig
+from adapters.sap.idoc_transport import IdocSender
 from adapters.sap.odata import ODataClient, first_number
 from adapters.sap.rfc import RfcSalesOrders
 from adapters.sap.shapes import A_SalesOrder
@@ -72,7 +74,18 @@ class SapAdapter(Adapter):
         self.odata: ODataClient | None = None
         self.rfc: RfcSalesOrders | None = None
         self.journal: JournalEntryClient | None = None
-        if config.transport == "odata":
+        self.idoc: IdocSender | None = None
+        if config.transport == "idoc":
+            assert config.idoc is not None
+            auth = httpx.BasicAuth(config.user, config.password.get_secret_value())
+            self.idoc = IdocSender(
+                config.idoc,
+                target=target,
+                base_url=config.base_url,
+                auth=auth if config.user else None,
+                timeout=config.timeout,
+            )
+        elif config.transport == "odata":
             self.odata = odata or ODataClient(config, target=target)
         elif config.transport == "rfc":
             self.rfc = rfc or RfcSalesOrders(config, target=target)
@@ -82,6 +95,8 @@ class SapAdapter(Adapter):
             self.journal = JournalEntryClient(config.journal_service_config(), target=target)
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        if self.idoc is not None:
+            return await self.idoc.deliver(delivery)
         if self.journal is not None:
             return await self._post_invoice(delivery)
         order = self._order(delivery)
@@ -102,6 +117,8 @@ class SapAdapter(Adapter):
         )
 
     async def lookup(self, delivery: Delivery) -> DeliveryResult | None:
+        if self.idoc is not None:
+            return None  # the IDoc number is the delivery's: sending again is recognised
         if self.journal is not None:
             return None  # SAP itself recognises a repeated reference (see _post_invoice)
         return await self._lookup(self._order(delivery))
@@ -111,6 +128,8 @@ class SapAdapter(Adapter):
             await self.odata.metadata()
         elif self.journal is not None:
             await self.journal.wsdl_ok()
+        elif self.idoc is not None:
+            await self.idoc.health()
         else:
             assert self.rfc is not None
             await self.rfc.ping()
@@ -122,6 +141,8 @@ class SapAdapter(Adapter):
             await self.rfc.aclose()
         if self.journal is not None:
             await self.journal.aclose()
+        if self.idoc is not None:
+            await self.idoc.aclose()
 
     def secrets(self) -> tuple[str, ...]:
         return self._config.secret_values()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from adapters.sap.idoc_transport import IdocTransportOptions
 from adapters.sap.journal import JournalConfig
 
 if TYPE_CHECKING:
@@ -35,12 +36,13 @@ class SapConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
-    transport: Literal["odata", "rfc", "soap"] = Field(
+    transport: Literal["odata", "rfc", "soap", "idoc"] = Field(
         default="odata",
         description="`odata`: sales orders by API_SALES_ORDER_SRV deep insert (S/4HANA); "
         "`rfc`: sales orders by BAPI_SALESORDER_CREATEFROMDAT2 (needs the `sap-rfc` extra "
         "and SAP's NW RFC SDK); `soap`: invoices and credit notes posted to the general "
-        "ledger by JournalEntryCreateRequestConfirmation_In.",
+        "ledger by JournalEntryCreateRequestConfirmation_In; `idoc`: ORDERS05 / INVOIC02 "
+        "IDocs written to a drop directory or posted to SAP's IDoc-XML inbound.",
     )
     base_url: str | None = Field(
         default=None,
@@ -52,8 +54,10 @@ class SapConfig(BaseModel):
         pattern=r"^\d{3}$",
         description="OData: the `sap-client` query parameter, when not the system's default.",
     )
-    user: str = Field(min_length=1, description="Communication user.")
-    password: SecretStr = Field(description="The user's password; never logged.")
+    user: str = Field(default="", description="Communication user (not for idoc files).")
+    password: SecretStr = Field(
+        default=SecretStr(""), description="The user's password; never logged."
+    )
     timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds per call.")
     sales_order_service: str = Field(
         default=SALES_ORDER_SERVICE, description="Path of API_SALES_ORDER_SRV."
@@ -64,6 +68,9 @@ class SapConfig(BaseModel):
     rfc: RfcOptions | None = Field(default=None, description="RFC: the connection.")
     journal_service: str = Field(
         default=JOURNAL_SERVICE, description="SOAP: path of the journal entry service."
+    )
+    idoc: IdocTransportOptions | None = Field(
+        default=None, description="IDoc: mode (file/http), directory, envelope, partners."
     )
     journal: JournalConfig | None = Field(
         default=None,
@@ -88,6 +95,15 @@ class SapConfig(BaseModel):
             raise ValueError("transport rfc needs rfc: {ashost, sysnr, client}")
         if self.transport == "soap" and (self.journal is None or not self.base_url):
             raise ValueError("transport soap needs base_url and journal: {company_code, ...}")
+        if self.transport == "idoc":
+            if self.idoc is None:
+                raise ValueError("transport idoc needs idoc: {mode, envelope, ...}")
+            if self.idoc.mode == "file" and self.idoc.directory is None:
+                raise ValueError("idoc mode file needs idoc.directory")
+            if self.idoc.mode == "http" and not self.base_url:
+                raise ValueError("idoc mode http needs base_url")
+        elif not self.user or not self.password.get_secret_value():
+            raise ValueError(f"transport {self.transport} needs user and password")
         return self
 
     def journal_service_config(self) -> JournalServiceConfig:

@@ -62,7 +62,7 @@ _MISSING_MATERIAL = (
 _MISSING_CUSTOMER = (
     re.compile(
         r"\b(?:sold-to party|ship-to party|customer|business partner)\s+(?P<key>\S+?)\s+"
-        r"(?:does not exist|has not been created|is not defined|not maintained)",
+        r"(?:does not exist|has not been created|is not created|is not defined|not maintained)",
         re.I,
     ),
 )

@@ -26,6 +26,7 @@ simulator's state, with SAP's parameter names and RETURN messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from hub.errors import (
     MasterDataMissing,
     PermanentError,
     Rejected,
+    TargetTimeout,
     TargetUnavailable,
     TransientError,
 )
@@ -221,14 +223,22 @@ class RfcSalesOrders:
             except DeliveryError:
                 raise
             except TimeoutError as exc:
-                self._connection = None
-                raise TransientError(
-                    f"{self.target}: no RFC answer within {self.config.timeout:g}s",
+                self._drop()
+                raise TargetTimeout(
+                    f"{self.target}: no RFC answer within {self.config.timeout:g}s (a unit "
+                    "sent again keeps its transaction id: no second order)",
                     target=self.target,
                 ) from exc
             except Exception as exc:
-                self._connection = None
+                self._drop()
                 raise self._translate(exc) from exc
+
+    def _drop(self) -> None:
+        """Forget a connection that failed (closing it quietly): the next call reconnects."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def _translate(self, exc: Exception) -> DeliveryError:
         """pyrfc's exception classes, by name (pyrfc itself is optional)."""

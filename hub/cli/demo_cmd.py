@@ -1,8 +1,8 @@
-"""``o2c demo``: the hub's main job on the embedded default, with the bundled samples.
+"""``o2c demo``: the hub's main job on the embedded default, end to end on loopback.
 
-Until the pipeline and simulators exist it maps every bundled sample order through its
-inbound mapping to a canonical Order, checks the control totals, maps the canonical
-order on to the SAP sales-order shape, and shows the outcome of each.
+Magento simulator → signed webhooks → ``o2c serve`` on SQLite → SAP simulator (OData), with
+faults injected, a progress display and a summary (:mod:`hub.demo`). ``--samples`` instead
+maps the bundled sample orders to canonical orders and SAP sales-order bodies, offline.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import track
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    track,
+)
 from rich.table import Table
 
 from hub.canonical import Order
@@ -23,18 +30,94 @@ from hub.mapping import registry
 
 
 def demo(
+    orders: Annotated[int, typer.Option(min=1, max=10_000, help="Orders to generate.")] = 200,
+    fault_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=0.9, help="Share of SAP calls that fail or lose their answer."),
+    ] = 0.1,
+    duration: Annotated[
+        float, typer.Option(min=0.0, max=3600.0, help="Seconds over which the orders arrive.")
+    ] = 20.0,
+    workdir: Annotated[
+        Path, typer.Option(help="Where the database, configuration and logs are kept.")
+    ] = Path("o2c-demo"),
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Deliveries at once.")] = 8,
     samples: Annotated[
-        Path | None,
-        typer.Option(help="Folder of Magento order JSON (default: the bundled samples)."),
-    ] = None,
+        bool, typer.Option("--samples", help="Only map the bundled sample orders (offline).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
+    """Run Magento → hub → SAP on loopback: orders pushed by webhook become SAP sales orders.
+
+    The Magento and SAP simulators and `o2c serve` run on 127.0.0.1; SAP fails
+    --fault-rate of its calls (errors, answers lost after the order was saved). The
+    database stays in --workdir: explore it with `o2c messages ...` (the command is printed).
+    """
+    if samples:
+        _samples(config)
+        return
+    from hub.demo import DemoOptions, DemoProgress, describe, run_demo
+
+    options = DemoOptions(
+        orders=orders,
+        fault_rate=fault_rate,
+        duration=duration,
+        workdir=workdir,
+        concurrency=concurrency,
+    )
+    columns = (
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        generated = bar.add_task("orders generated in Magento", total=orders)
+        received = bar.add_task("received by the hub (webhooks)", total=orders)
+        in_sap = bar.add_task("sales orders created in SAP", total=orders)
+        faults = bar.add_task("retried / dead-lettered", total=None)
+
+        def show(progress: DemoProgress) -> None:
+            bar.update(generated, completed=progress.generated)
+            bar.update(received, completed=progress.received)
+            bar.update(in_sap, completed=progress.in_sap)
+            bar.update(
+                faults,
+                description=f"retried {progress.retried} / dead-lettered {progress.dead}",
+            )
+
+        report = run_demo(options, show)
+    table = Table(title="o2c demo: Magento → hub → SAP")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for label, value in describe(report):
+        table.add_row(label, value)
+    out.print(table)
+    for fingerprint, count in report.dead_letters:
+        out.print(f"dead letters ({count}): {fingerprint}", markup=False, style="yellow")
+    url = f"sqlite:///{report.database}"
+    out.print(
+        f"Explore: O2C_DATABASE_URL={url} o2c messages search --external-id 000000001\n"
+        f"         O2C_DATABASE_URL={url} o2c dlq list",
+        markup=False,
+    )
+    if not report.ok:
+        err.print(
+            "not every order reached SAP exactly once"
+            + ("" if report.finished else " before the time limit"),
+            style="red",
+        )
+        raise typer.Exit(1)
+    out.print(f"every one of {orders} orders is in SAP once; nothing pending.", style="green")
+
+
+def _samples(config: Path | None) -> None:
     """Map the sample Magento orders to canonical orders and on to SAP sales orders."""
     settings = load_settings(config)
     dirs = list(settings.mappings.paths)
     inbound = registry.find("magento", "order", "inbound", dirs)
     outbound = registry.find("sap", "order", "outbound", dirs)
-    folder = samples or registry.resolve("magento/order.inbound", dirs).parent / "samples"
+    folder = registry.resolve("magento/order.inbound", dirs).parent / "samples"
     files = sorted(folder.glob("*.json"))
     if not files:
         err.print(f"no sample orders in {folder}", style="red")

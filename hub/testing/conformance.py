@@ -124,6 +124,16 @@ class Scenarios(_Strict):
     invalid_configs: list[InvalidConfig] = Field(default_factory=list)
     samples: list[SampleScenario] = Field(default_factory=list)
     deliveries: list[DeliveryScenario] = Field(min_length=1)
+    lookup: bool = Field(
+        True,
+        description="Check `lookup` (false where the target itself recognises a repeat and "
+        "offers no read, e.g. SAP's journal entry service).",
+    )
+    statuses: list[int] = Field(
+        default_factory=lambda: list(CLASSIFIED_STATUSES),
+        description="The HTTP statuses to check (a transport without HTTP, like RFC, "
+        "lists none; timeouts, refused connections and credentials are checked anyway).",
+    )
     classification: dict[int, str] = Field(
         default_factory=dict,
         description="Status → hub error class name, where the adapter differs from the "
@@ -418,8 +428,8 @@ class AdapterConformance:
     def test_lookup_finds_what_a_delivery_created(
         self, scenarios: Scenarios, fresh: ConformanceHarness
     ) -> None:
-        if Capability.LOOKUP not in self.adapter_class.capabilities:
-            pytest.skip(f"{self.adapter_class.name} has no look-up")
+        if Capability.LOOKUP not in self.adapter_class.capabilities or not scenarios.lookup:
+            pytest.skip(f"{self.adapter_class.name} has no look-up here")
         for scenario in scenarios.deliveries:
             if not scenario.creates:
                 continue
@@ -437,6 +447,8 @@ class AdapterConformance:
     def test_status_is_classified(
         self, status: int, scenarios: Scenarios, fresh: ConformanceHarness
     ) -> None:
+        if status not in scenarios.statuses:
+            pytest.skip(f"HTTP {status} is not part of this transport (scenario statuses)")
         retry_after = 7 if status in (429, 503) else None
         verdict = classify_status(
             status, None if retry_after is None else str(retry_after), now=datetime.now(UTC)

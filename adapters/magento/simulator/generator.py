@@ -182,12 +182,17 @@ _BUNDLES = (
 )
 
 
-def catalog_skus() -> list[str]:
+def catalog_skus() -> dict[str, str]:
     """Every SKU a generated order's top-level line can carry (simple products, configurable
-    variants, dynamic-SKU bundles): what an ERP needs as materials for the demo."""
-    skus = [sku for sku, *_ in _SIMPLE]
-    skus += [f"{code}-{variant}" for code, _, _, variants in _CONFIGURABLE for variant in variants]
-    skus += ["-".join([code, *(child[0] for child in children)]) for code, _, children in _BUNDLES]
+    variants, dynamic-SKU bundles), with the product code an ERP would keep as its material
+    (a bundle's own code; the SKU itself otherwise)."""
+    skus = {sku: sku for sku, *_ in _SIMPLE}
+    skus |= {
+        f"{code}-{variant}": f"{code}-{variant}"
+        for code, _, _, variants in _CONFIGURABLE
+        for variant in variants
+    }
+    skus |= {"-".join([code, *(c[0] for c in children)]): code for code, _, children in _BUNDLES}
     return skus
 
 
