@@ -29,8 +29,9 @@ def test_bundled_adapters_register_through_entry_points() -> None:
     found = plugins.build_plugins({})
     assert {"http", "sap"} <= set(found.loaded)
     assert "http" in found.adapters
+    assert "sap" in found.adapters
     assert "sap.A_SalesOrder" in found.shapes.names()
-    assert found.hooks_of("sap") == ["hub_register_shapes"]
+    assert found.hooks_of("sap") == ["hub_register_adapters", "hub_register_shapes"]
 
 
 def test_disabled_plugin_is_blocked() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import (
@@ -221,3 +221,79 @@ class AuditEntry(SQLModel, table=True):
 
 api_key_table = _table(ApiKey)
 audit_table = _table(AuditEntry)
+
+
+class InvoiceSeries(SQLModel, table=True):
+    """A gapless number series (``INV``, ``CRN``, ``ACME/INV/2026``): its counter and pattern.
+
+    ``last_number`` is incremented in the transaction that stores the issued document
+    (see ``hub/invoicing/numbering.py``), so a number exists only if its invoice does.
+    """
+
+    __tablename__ = "invoice_series"
+
+    series: str = Field(primary_key=True, max_length=64)
+    pattern: str = Field(max_length=255, description="e.g. INV-{year}-{n:06d}")
+    last_number: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, default=0),
+        description="The last number issued; 0 (or first - 1) before the first invoice.",
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class IssuedInvoiceRecord(SQLModel, table=True):
+    """An issued invoice or credit note: immutable (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "issued_invoice"
+    __table_args__ = (
+        UniqueConstraint("series", "seq", name="uq_issued_invoice_seq"),
+        UniqueConstraint("number", name="uq_issued_invoice_number"),
+        UniqueConstraint("source_key", name="uq_issued_invoice_source_key"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    series: str = Field(foreign_key="invoice_series.series", max_length=64)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False), description="1, 2, 3, ...")
+    number: str = Field(max_length=64, description="The formatted number (BT-1).")
+    kind: str = Field(max_length=16, description="invoice or credit_note")
+    source_key: str = Field(
+        max_length=255, description="Idempotency key: a shipment id, a return id, ..."
+    )
+    order_number: str | None = Field(default=None, max_length=255, index=True)
+    customer: str = Field(max_length=255, index=True)
+    currency: str = Field(max_length=3)
+    net_total: str = Field(max_length=40, description="BT-109 as exact decimal text.")
+    tax_total: str = Field(max_length=40, description="BT-110 as exact decimal text.")
+    gross_total: str = Field(max_length=40, description="BT-112 as exact decimal text.")
+    issue_date: date = Field(index=True)
+    preceding_invoice: str | None = Field(
+        default=None, foreign_key="issued_invoice.number", max_length=64, index=True
+    )
+    canonical: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str = Field(max_length=64, description="SHA-256 of ``canonical`` (hex).")
+    created_at: datetime
+
+
+class InvoiceLineClaim(SQLModel, table=True):
+    """How much of an order line an issued document invoiced (or, negative, gave back)."""
+
+    __tablename__ = "invoice_line_claim"
+    __table_args__ = (
+        Index("ix_invoice_line_claim_line", "order_number", "line_id"),
+        UniqueConstraint("invoice_id", "order_number", "line_id", name="uq_invoice_line_claim"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(_BIGINT_PK, primary_key=True, autoincrement=True)
+    )
+    invoice_id: str = Field(foreign_key="issued_invoice.id", max_length=36)
+    order_number: str = Field(max_length=255)
+    line_id: str = Field(max_length=255)
+    quantity: str = Field(max_length=40, description="Exact decimal text; negative on credits.")
+
+
+invoice_series_table = _table(InvoiceSeries)
+issued_invoice_table = _table(IssuedInvoiceRecord)
+invoice_line_claim_table = _table(InvoiceLineClaim)
