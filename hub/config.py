@@ -57,6 +57,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from hub.errors import ConfigError, SourceFileError
+from hub.invoicing.settings import InvoicingSettings
 from hub.paths import bundled_config_dir, bundled_mappings_dir
 from hub.queue.breaker import BreakerConfig
 from hub.security.signatures import SignatureConfig
@@ -336,6 +337,11 @@ class Settings(BaseModel):
     )
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Secrets the hub needs."
+    )
+    invoicing: InvoicingSettings | None = Field(
+        default=None,
+        description="Invoices from shipments: the seller, number series, pricing rules, "
+        "ECB rates and VAT rules. Without it the hub issues no invoices.",
     )
 
     _source_file: Path | None = PrivateAttr(default=None)

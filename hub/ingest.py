@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from hub.clock import utcnow
@@ -156,24 +157,78 @@ class Ingestor:
                 system, kind, raw, content_type, exc.issues, correlation, mapping.version
             )
             raise IngestRejected(qid, exc.issues) from None
+        return self._store(
+            system,
+            kind,
+            result.document,
+            raw=raw,
+            content_type=content_type,
+            correlation=correlation,
+            mapping_name=mapping.name,
+            mapping_version=mapping.version,
+            flagged=result.flagged,
+            discrepancies=[str(d) for d in result.discrepancies],
+            unmapped=result.unmapped,
+            quarantine_on_missing_id=True,
+        )
+
+    def ingest_canonical(
+        self, system: str, kind: str, document: BaseModel, *, correlation_id: str | None = None
+    ) -> IngestResult:
+        """Store a canonical document the hub made itself (an issued invoice) and route it,
+        like any inbound document: same de-duplication, versions and outbox."""
+        raw = document.model_dump_json(exclude_computed_fields=True).encode("utf-8")
+        return self._store(
+            system,
+            kind,
+            document,
+            raw=raw,
+            content_type="application/json",
+            correlation=correlation_id or uuid.uuid4().hex,
+            mapping_name=f"{system}/{kind}.canonical",
+            mapping_version="canonical",
+            flagged=False,
+            discrepancies=[],
+            unmapped=[],
+            quarantine_on_missing_id=False,
+        )
+
+    def _store(
+        self,
+        system: str,
+        kind: str,
+        document: BaseModel,
+        *,
+        raw: bytes,
+        content_type: str,
+        correlation: str,
+        mapping_name: str,
+        mapping_version: str,
+        flagged: bool,
+        discrepancies: list[str],
+        unmapped: list[str],
+        quarantine_on_missing_id: bool,
+    ) -> IngestResult:
         # Stored without computed fields (totals, line net amounts): the document is the
         # source of truth and re-validates as is; totals are recomputed when shown.
-        canonical_json = result.document.model_dump_json(exclude_computed_fields=True)
-        python_doc = result.document.model_dump(mode="python")
+        canonical_json = document.model_dump_json(exclude_computed_fields=True)
+        python_doc = document.model_dump(mode="python")
         external_id, id_field = external_id_of(system, kind, python_doc)
         if not external_id:
             issue = Issue("(document)", f"the canonical {kind} has no {id_field}", field=id_field)
+            if not quarantine_on_missing_id:
+                raise HubError(f"the canonical {kind} has no {id_field}")
             qid = self.quarantine(
-                system, kind, raw, content_type, [issue], correlation, mapping.version
+                system, kind, raw, content_type, [issue], correlation, mapping_version
             )
             raise IngestRejected(qid, [issue])
         # The canonical document is what is hashed: the same order pushed by webhook (in an
         # event envelope, with its own field set) and found by polling is one message, and
         # a change that matters to the hub (a status, a line) is a new version; a new
         # source timestamp alone (VOLATILE_FIELDS) is not.
-        volatile: frozenset[str] = getattr(type(result.document), "VOLATILE_FIELDS", frozenset())
+        volatile: frozenset[str] = getattr(type(document), "VOLATILE_FIELDS", frozenset())
         hashed = (
-            result.document.model_dump_json(exclude_computed_fields=True, exclude=set(volatile))
+            document.model_dump_json(exclude_computed_fields=True, exclude=set(volatile))
             if volatile
             else canonical_json
         )
@@ -209,13 +264,11 @@ class Ingestor:
             "raw": raw,
             "content_type": content_type,
             "canonical": canonical_json,
-            "mapping_name": mapping.name,
-            "mapping_version": mapping.version,
-            "flagged": result.flagged,
-            "discrepancies": json.dumps([str(d) for d in result.discrepancies])
-            if result.discrepancies
-            else None,
-            "unmapped": json.dumps(result.unmapped) if result.unmapped else None,
+            "mapping_name": mapping_name,
+            "mapping_version": mapping_version,
+            "flagged": flagged,
+            "discrepancies": json.dumps(discrepancies) if discrepancies else None,
+            "unmapped": json.dumps(unmapped) if unmapped else None,
             "correlation_id": correlation,
             "received_at": now,
         }
@@ -236,9 +289,9 @@ class Ingestor:
             version,
             external_id,
             len(deliveries) if created else 0,
-            result.flagged,
+            flagged,
             correlation,
-            [str(d) for d in result.discrepancies],
+            discrepancies,
         )
 
     def _parse(
@@ -321,6 +374,10 @@ class Ingestor:
 
 def _references(system: str, doc: dict[str, Any], external_id: str) -> list[tuple[str, str]]:
     refs = {(system, external_id)}
+    if doc.get("kind") in ("shipment", "invoice", "credit_note"):
+        order = doc.get("order_number") or doc.get("order_reference")
+        if order:  # shipments and invoices are found by their order
+            refs.add(("order", str(order)))
     for ref_system, value in (doc.get("external_ids") or {}).items():
         if value:
             refs.add((str(ref_system), str(value)))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from hub.config import Settings
+from hub.errors import ConfigError
 from hub.ingest import Ingestor
 from hub.queue.worker import Worker, WorkerOptions
 from hub.routing import RouteTable, load_routes
@@ -23,6 +24,7 @@ from hub.store.db import is_sqlite, make_engine
 from hub.targets.factory import build_targets, target_secrets
 
 if TYPE_CHECKING:
+    from hub.invoicing.service import InvoicingService
     from hub.polling import Poller
 
 
@@ -50,6 +52,18 @@ class Runtime:
             on_mismatch=controls.on_mismatch,
             tolerance=controls.tolerance,
         )
+
+    @cached_property
+    def invoicing(self) -> InvoicingService:
+        """The invoicing job (``invoicing:`` in the configuration)."""
+        if self.settings.invoicing is None:
+            raise ConfigError(
+                "invoicing is not configured: add an `invoicing:` section (seller, series) "
+                "to the hub's configuration"
+            )
+        from hub.invoicing.service import InvoicingService
+
+        return InvoicingService(self.engine, self.ingestor, self.settings.invoicing)
 
     @cached_property
     def _verifiers(self) -> dict[str, Verifier]:

@@ -19,6 +19,7 @@ from hub.cli import (
     audit_cmd,
     config_cmd,
     demo_cmd,
+    invoice_cmd,
     mapping_cmd,
     ops_cmd,
     pipeline_cmd,
@@ -50,6 +51,7 @@ app.command("targets")(ops_cmd.targets)
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(apikey_cmd.app, name="apikey")
 app.add_typer(adapters_cmd.app, name="adapters")
+app.add_typer(invoice_cmd.app, name="invoice")
 
 _state = {"debug": False}
 

@@ -58,8 +58,14 @@ class Seller(BaseModel):
     name: str = Field(min_length=1)
     tax_id: str | None = Field(None, description="VAT identifier (BT-31).")
     company_id: str | None = Field(None, description="Legal registration id (BT-30).")
-    email: str | None = None
+    contact: str | None = Field(
+        None, description="Seller contact point (BT-41), e.g. Accounts receivable."
+    )
+    email: str | None = Field(None, description="Seller contact e-mail (BT-43).")
+    phone: str | None = Field(None, description="Seller contact telephone (BT-42).")
     address: Address
+    iban: str | None = Field(None, description="Account for credit transfers (BT-84).")
+    bic: str | None = Field(None, description="BT-86.")
     payment_terms: str = Field("net 30", description="Default terms, e.g. 'net 30', '2/10 net 30'.")
     accounting_currency: str | None = Field(None, description="BT-6, e.g. EUR.")
 
@@ -181,7 +187,11 @@ def draft_invoice(
         buyer_reference=order.buyer_reference or order.order_number,
         order_reference=order.order_number,
         seller=PartyRef(
-            name=seller.name, company=seller.name, tax_id=seller.tax_id, email=seller.email
+            name=seller.contact or seller.name,
+            company=seller.name,
+            tax_id=seller.tax_id,
+            email=seller.email,
+            phone=seller.phone,
         ),
         seller_address=seller.address,
         buyer=order.buyer,

@@ -1,0 +1,178 @@
+"""Shipments in, issued invoices out: the invoicing job of the hub.
+
+A shipment (any adapter's canonical Shipment, stored as a message) is invoiced once, keyed
+by the shipment: :meth:`InvoicingService.invoice_shipment` finds the order (the newest
+version of its message), adds up what has shipped and what is already invoiced, drafts the
+invoice (:mod:`hub.invoicing.drafting`), issues it (:class:`~hub.invoicing.store.
+InvoiceStore`: gapless number, claims checked, immutable), and emits the issued invoice as
+a message of system ``hub``, kind ``invoice``, which the routes send on (SAP journal entry,
+the shop's invoice) through the outbox and queue like any document.
+
+Crash safety: issuing is idempotent on the shipment (source key) and emitting is
+idempotent on the invoice's content, so a retry or a replay after a crash between the two
+finds the issued invoice and emits it again, which the store recognises as a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+
+from hub.canonical.invoice import Invoice
+from hub.canonical.order import Order
+from hub.canonical.shipment import Shipment
+from hub.einvoice.ubl import PaymentInstructions, UblOptions
+from hub.errors import NotFoundError
+from hub.ingest import Ingestor
+from hub.invoicing.currency import ExchangeRates
+from hub.invoicing.drafting import draft_invoice
+from hub.invoicing.settings import InvoicingSettings
+from hub.invoicing.store import InvoiceStore, IssuedInvoice, claims_for
+from hub.store.tables import external_ref_table, message_table
+
+__all__ = ["InvoicingService", "InvoicingSettings", "ShipmentInvoiced"]
+
+M = message_table.c
+R = external_ref_table.c
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class ShipmentInvoiced:
+    issued: IssuedInvoice
+    message_id: str
+    """The message the issued invoice travels on (its postings are its deliveries)."""
+
+
+class InvoicingService:
+    """Invoices shipments stored in the hub (see the module docstring)."""
+
+    def __init__(self, engine: Engine, ingestor: Ingestor, settings: InvoicingSettings) -> None:
+        self.engine = engine
+        self.ingestor = ingestor
+        self.settings = settings
+        self.store = InvoiceStore(engine)
+        self.store.define_series(settings.series, settings.pattern)
+        self.store.define_series(settings.credit_series, settings.credit_pattern)
+        self._pricing = None
+        if settings.pricing is not None:
+            from hub.invoicing.pricing import PricingRules
+
+            self._pricing = PricingRules.load([settings.pricing])
+        self._rates = ExchangeRates.load(settings.rates_file) if settings.rates_file else None
+
+    # ------------------------------------------------------------------ look-ups
+
+    def order(self, order_number: str) -> Order:
+        """The newest version of the order's message."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(M.canonical)
+                .where(M.kind == "order", M.external_id == order_number)
+                .order_by(M.version.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no order {order_number} in the hub")
+        return Order.model_validate_json(row.canonical)
+
+    def shipments(self, order_number: str) -> list[Shipment]:
+        """Every shipment of the order (newest version of each)."""
+        with self.engine.connect() as conn:
+            ids = select(R.message_id).where(R.system == "order", R.value == order_number)
+            rows = conn.execute(
+                select(M.external_id, M.version, M.canonical)
+                .where(M.kind == "shipment", M.id.in_(ids))
+                .order_by(M.external_id, M.version)
+            ).all()
+        newest = {row.external_id: row.canonical for row in rows}
+        return [Shipment.model_validate_json(text) for text in newest.values()]
+
+    def shipped(self, order_number: str) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for shipment in self.shipments(order_number):
+            for line in shipment.lines:
+                totals[line.order_line_id] += line.quantity
+        return dict(totals)
+
+    # ------------------------------------------------------------------ invoicing
+
+    def draft(self, shipment: Shipment, issue_date: date) -> Invoice:
+        """The invoice ``shipment`` would produce now (nothing is issued)."""
+        order = self.order(shipment.order_number)
+        return draft_invoice(
+            order,
+            shipment,
+            seller=self.settings.seller,
+            issue_date=issue_date,
+            already_invoiced=self.store.invoiced_quantities(order.order_number),
+            pricing=self._pricing,
+            tax=self.settings.tax,
+            rates=self._rates,
+        )
+
+    def invoice_shipment(self, shipment: Shipment, issue_date: date) -> ShipmentInvoiced:
+        """Issue (once) and emit the invoice of ``shipment``."""
+        earlier = self.store.by_source_key(_source_key(shipment))
+        if earlier is None:
+            draft = self.draft(shipment, issue_date)
+            shipped = self.shipped(shipment.order_number)
+            stored = {s.shipment_number for s in self.shipments(shipment.order_number)}
+            if shipment.shipment_number not in stored:  # invoiced as it arrives
+                for line in shipment.lines:
+                    shipped[line.order_line_id] = (
+                        shipped.get(line.order_line_id, ZERO) + line.quantity
+                    )
+            issued = self.store.issue(
+                draft,
+                series=self.settings.series,
+                source_key=_source_key(shipment),
+                claims=claims_for(draft),
+                shipped=shipped,
+            )
+        else:
+            issued = earlier
+        result = self.ingestor.ingest_canonical("hub", issued.kind, issued.document)
+        return ShipmentInvoiced(issued, result.message_id)
+
+    def uninvoiced_shipments(self, until: date | None = None) -> list[Shipment]:
+        """Stored shipments with no invoice yet (shipped on or before ``until``)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(M.external_id, M.version, M.canonical)
+                .where(M.kind == "shipment")
+                .order_by(M.received_at, M.external_id, M.version)
+            ).all()
+        newest: dict[str, str] = {}
+        for row in rows:
+            newest[row.external_id] = row.canonical
+        found = []
+        for text in newest.values():
+            shipment = Shipment.model_validate_json(text)
+            if until is not None and shipment.shipped_at.date() > until:
+                continue
+            if self.store.by_source_key(_source_key(shipment)) is None:
+                found.append(shipment)
+        return found
+
+
+def ubl_options(settings: InvoicingSettings) -> UblOptions:
+    """How the seller's invoices become UBL: payment instructions (BG-16) from its account."""
+    seller = settings.seller
+    payment = None
+    if seller.iban:
+        payment = PaymentInstructions(
+            means_code="58",  # SEPA credit transfer (UNTDID 4461)
+            account_id=seller.iban,
+            account_name=seller.name,
+            provider_id=seller.bic,
+        )
+    return UblOptions(payment=payment)
+
+
+def _source_key(shipment: Shipment) -> str:
+    return f"shipment:{shipment.order_number}:{shipment.shipment_number}"
