@@ -4,6 +4,7 @@ entry simulator."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from adapters.sap.simulator.runner import run_simulator
 from adapters.sap.simulator.state import SimulatorConfig, User
 from adapters.sap.soap_simulator import JournalSimulatorConfig, run_journal_simulator
 from hub.adapter import Adapter
+from hub.mapping import registry
+from hub.paths import bundled_mappings_dir
 from hub.targets.base import Delivery
 from hub.testing.conformance import (
     AdapterConformance,
@@ -28,6 +31,7 @@ from hub.testing.conformance import (
     DeliveryScenario,
     Fault,
 )
+from tests.conftest import SAMPLES
 from tests.test_sap_journal import TAX_CODES, invoice_data
 
 SCENARIOS = Path(adapters.sap.__file__).parent / "conformance"
@@ -160,6 +164,72 @@ class RfcHarness(SapSimulatorHarness):
             self._faults(land_then_timeout_rate=1, land_then_timeout_seconds=SLOW)
         else:
             super().inject(fault)
+
+
+class IdocHarness(SapSimulatorHarness):
+    """ORDERS05 IDocs posted to the simulator's IDoc-XML inbound."""
+
+    def _options(self, base_url: str, password: str) -> dict[str, Any]:
+        return {
+            "transport": "idoc",
+            "base_url": base_url,
+            "user": USER,
+            "password": password,
+            "timeout": 1,
+            "idoc": {
+                "mode": "http",
+                "default_sold_to": "10100001",
+                "envelope": {
+                    "sender_port": "O2CHUB",
+                    "sender_partner": "O2CHUB",
+                    "receiver_port": "SAPS4H",
+                    "receiver_partner": "S4HCLNT100",
+                },
+                "sales_area": {
+                    "sales_org": "1010",
+                    "distribution_channel": "10",
+                    "division": "00",
+                    "order_type": "OR",
+                },
+            },
+        }
+
+    def prepare(self, scenario: DeliveryScenario, key: str) -> Delivery:
+        order = canonical_order()
+        order["order_number"] = f"PO-{key}"[:35]
+        for line in order["lines"]:
+            line["sku"] = "TG11"
+        return delivery(scenario.kind, order, key)
+
+    def records(self, scenario: DeliveryScenario, delivery: Delivery) -> int:
+        del scenario
+        state = self.http.get("/_sim/state").json()
+        reference = delivery.payload["order_number"]
+        return sum(1 for o in state["sales_orders"] if o["PurchaseOrderByCustomer"] == reference)
+
+
+def canonical_order() -> dict[str, Any]:
+    """A canonical order (the bundled EU B2B sample, mapped) as a delivery payload."""
+    mapping = registry.find("magento", "order", "inbound", [bundled_mappings_dir()])
+    source = json.loads((SAMPLES / "order-eu-b2b-vat.json").read_bytes())
+    dumped: dict[str, Any] = json.loads(
+        mapping.apply(source).document.model_dump_json(exclude_computed_fields=True)
+    )
+    return dumped
+
+
+class TestSapIdocConformance(AdapterConformance):
+    adapter_class = SapAdapter
+    scenario_file = SCENARIOS / "idoc.yaml"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def harness(cls) -> Iterator[ConformanceHarness]:
+        config = SimulatorConfig(users=(User(name=USER, password=PASSWORD),))
+        with run_simulator(config=config) as url:
+            harness = IdocHarness(url)
+            yield harness
+            harness.close()
 
 
 class TestSapODataConformance(AdapterConformance):

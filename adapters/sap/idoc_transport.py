@@ -9,8 +9,8 @@ attempt of one delivery sends the same IDoc number:
 * **http**: the XML is POSTed to SAP's IDoc-XML inbound (``/sap/bc/idoc_xml``, transaction
   SICF) with Basic auth. Every attempt carries the same DOCNUM, but SAP's IDoc inbound
   stores a new IDoc for each call: exactly-once needs a duplicate check on the sender's
-  DOCNUM in the receiving middleware or an inbound user exit. A 409, or an answer saying
-  the IDoc is already there, is taken as delivered. Prefer ``file`` (or OData/RFC for
+  DOCNUM in the receiving middleware or an inbound user exit. A 2xx answer saying the
+  IDoc is already there is taken as delivered. Prefer ``file`` (or OData/RFC for
   orders) where nothing checks duplicates.
 
 SAP partner numbers come from the document's ``external_ids.sap`` (the buyer of an order,
@@ -42,6 +42,7 @@ from adapters.sap.idoc import (
 from hub.canonical.invoice import Invoice
 from hub.canonical.order import Order
 from hub.errors import AuthFailed, DeliveryError, MasterDataMissing, PermanentError, Rejected
+from hub.queue.disposition import classify_status
 from hub.targets.base import Delivery, DeliveryResult
 from hub.targets.transport import make_client, transport_error_class
 
@@ -105,6 +106,33 @@ class IdocSender:
                 raise PermanentError(
                     f"{self.target}: cannot write IDocs to {directory}", target=self.target
                 )
+            return
+        if self._base_url is None:
+            raise PermanentError(
+                f"{self.target}: idoc mode http needs base_url", target=self.target
+            )
+        if self._client is None:
+            self._client = make_client(self._timeout, max_connections=4)
+        url = self._base_url + self.options.path
+        try:
+            response = await self._client.get(
+                url,
+                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+                timeout=self._timeout,
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            cls, _ = transport_error_class(exc)
+            raise cls(
+                f"{self.target}: GET {url}: {type(exc).__name__}", target=self.target
+            ) from exc
+        if response.status_code in (401, 403):
+            raise AuthFailed(
+                f"{self.target}: GET {url}: HTTP {response.status_code} (check user and password)",
+                target=self.target,
+                status_code=response.status_code,
+            )
+        if not response.is_success:
+            raise self._status_error(response, url)
 
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         docnum = docnum_for(delivery.idempotency_key)
@@ -174,6 +202,26 @@ class IdocSender:
 
     # ------------------------------------------------------------------ internals
 
+    def _status_error(self, response: httpx.Response, url: str) -> DeliveryError:
+        """SAP's error body (master data named) for 4xx; the hub's table for the rest."""
+        from adapters.sap.odata import parse_sap_error
+
+        status = response.status_code
+        sap = parse_sap_error(response.content) if response.content else None
+        detail = "; ".join(sap.texts()) if sap is not None else response.text[:300].strip()
+        head = f"{self.target}: POST {url}: HTTP {status}: {detail}"
+        if 400 <= status < 500 and status not in (408, 425, 429):
+            missing = sap.missing() if sap is not None else None
+            if missing:
+                return MasterDataMissing(
+                    head, missing=missing, target=self.target, status_code=status, detail=detail
+                )
+            return Rejected(head, target=self.target, status_code=status, detail=detail)
+        verdict = classify_status(
+            status, response.headers.get("Retry-After"), now=datetime.now(UTC)
+        )
+        return verdict.to_error(target=self.target, detail=detail, message=head)
+
     def _directory(self) -> Path:
         if self.options.directory is None:
             raise PermanentError(
@@ -229,15 +277,11 @@ class IdocSender:
                 target=self.target,
                 status_code=response.status_code,
             )
-        text = response.text[:300]
-        if response.status_code == 409 or "already" in text.lower():
+        text = " ".join(response.text[:300].split())
+        if response.is_success and "already" in text.lower():
             return DeliveryResult(reference=docnum, summary=f"IDoc {docnum} was already received")
         if not response.is_success:
-            raise Rejected(
-                f"{self.target}: POST {url}: HTTP {response.status_code}: {text}",
-                target=self.target,
-                status_code=response.status_code,
-            )
+            raise self._status_error(response, url)
         return DeliveryResult(
             reference=docnum,
             status_code=response.status_code,

@@ -12,8 +12,10 @@ from typing import Any, Final
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from adapters.sap.idoc import parse_orders05
+from adapters.sap.idoc_transport import IDOC_HTTP_PATH as IDOC_XML_PATH
 from adapters.sap.simulator.batch import handle_batch
-from adapters.sap.simulator.errors import TECH_EXCEPTION, SapError, error_body
+from adapters.sap.simulator.errors import TECH_EXCEPTION, SalesOrderError, SapError, error_body
 from adapters.sap.simulator.odata import MODIFYING, ODataRequest, ODataResponse, ODataService
 from adapters.sap.simulator.rfc import rfc_router
 from adapters.sap.simulator.state import (
@@ -263,6 +265,66 @@ def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
     async def expire_csrf() -> Response:
         async with state.lock:
             return _control({"expired": state.expire_tokens()})
+
+    # IDoc-XML inbound (SICF /sap/bc/idoc_xml): ORDERS05 becomes a sales order. Unlike
+    # SAP's own handler, which stores a new IDoc per call, this one checks the sender's
+    # DOCNUM, as the duplicate check a middleware or user exit adds in front of SAP.
+    received: dict[tuple[str, str], str] = {}
+
+    @app.get(IDOC_XML_PATH)
+    async def idoc_ready(request: Request) -> Response:
+        if _basic_user(request.headers.get("authorization", ""), users) is None:
+            return _plain(401, LOGON_FAILED, {"www-authenticate": realm})
+        return _plain(200, "IDoc-XML inbound ready")
+
+    @app.post(IDOC_XML_PATH)
+    async def idoc_inbound(request: Request) -> Response:
+        refused = await faults_first("IDOC")
+        if refused is not None:
+            return refused
+        if _basic_user(request.headers.get("authorization", ""), users) is None:
+            return _plain(401, LOGON_FAILED, {"www-authenticate": realm})
+        try:
+            parsed = parse_orders05(await request.body())
+        except Exception as exc:  # noqa: BLE001 - any unreadable IDoc is the caller's error
+            return sap_error("IDOC", SapError(400, "EA/000", f"IDoc not accepted: {exc}"))
+        key = (parsed.control.SNDPRN or "", parsed.control.DOCNUM)
+        async with state.lock:
+            if key in received:
+                return _plain(200, f"IDoc {key[1]} already received (sales order {received[key]})")
+            order = parsed.document
+            area = parsed.sales_area
+            header = {
+                "SalesOrderType": (area.order_type if area else None) or "OR",
+                "SalesOrganization": (area.sales_org if area else None) or "1010",
+                "DistributionChannel": (area.distribution_channel if area else None) or "10",
+                "OrganizationDivision": (area.division if area else None) or "00",
+                "SoldToParty": parsed.partners.get("AG"),
+                "PurchaseOrderByCustomer": order.order_number,
+                "TransactionCurrency": order.currency,
+            }
+            items = [
+                {
+                    "SalesOrderItem": str(10 * number),
+                    "Material": line.sku,
+                    "RequestedQuantity": line.quantity,
+                    "to_PricingElement": [
+                        {
+                            "ConditionType": "PR00",
+                            "ConditionRateValue": line.unit_price,
+                            "ConditionCurrency": order.currency,
+                        }
+                    ],
+                }
+                for number, line in enumerate(order.lines, start=1)
+            ]
+            try:
+                created = state.create_sales_order(header, items, user="IDOC")
+            except SalesOrderError as exc:
+                return sap_error("IDOC", exc.to_http())
+            received[key] = str(created["SalesOrder"])
+        await land_then_timeout("create")
+        return _plain(200, f"IDoc {key[1]} received: sales order {received[key]}")
 
     # the RFC stand-in (adapters/sap/simulator/rfc.py): BAPIs on this state, not SAP
     app.include_router(rfc_router(state, users))
