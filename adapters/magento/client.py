@@ -41,7 +41,7 @@ from hub.errors import (
 )
 from hub.exactjson import dumps_exact
 from hub.queue.disposition import classify_status
-from hub.targets.transport import make_client, transport_error_class
+from hub.targets.transport import make_client, no_answer_error
 
 __all__ = ["DETAIL_LIMIT", "MagentoClient", "render_message"]
 
@@ -350,17 +350,12 @@ class MagentoClient:
         return TransientError(f"{self.target}: unexpected answer: {detail}", target=self.target)
 
     def _transport_error(self, exc: Exception, method: str, path: str) -> DeliveryError:
-        what = str(exc).strip() or type(exc).__name__
-        detail = _truncate(self._scrub(f"{type(exc).__name__}: {what}"))
-        where = f"{method} {self._scrub(self._root + path)}"
-        cls, what_happened = transport_error_class(exc)
-        text = {
-            "unreachable": f"cannot reach {where}",
-            "timeout": f"no answer to {where} within {self.config.timeout:g}s",
-            "misconfigured": f"cannot send {where} (check the target's base_url)",
-        }.get(what_happened, f"{where} failed")
-        return cls(
-            self._scrub(f"{self.target}: {text}: {detail}"), target=self.target, detail=detail
+        return no_answer_error(
+            exc,
+            target=self.target,
+            where=f"{method} {self._scrub(self._root + path)}",
+            timeout=self.config.timeout,
+            scrub=self._scrub,
         )
 
     def _status_error(self, response: httpx.Response, method: str, path: str) -> DeliveryError:

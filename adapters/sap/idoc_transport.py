@@ -44,7 +44,7 @@ from hub.canonical.order import Order
 from hub.errors import AuthFailed, DeliveryError, MasterDataMissing, PermanentError, Rejected
 from hub.queue.disposition import classify_status
 from hub.targets.base import Delivery, DeliveryResult
-from hub.targets.transport import make_client, transport_error_class
+from hub.targets.transport import make_client, no_answer_error
 
 __all__ = ["IDOC_HTTP_PATH", "IdocSender", "IdocTransportOptions"]
 
@@ -107,30 +107,7 @@ class IdocSender:
                     f"{self.target}: cannot write IDocs to {directory}", target=self.target
                 )
             return
-        if self._base_url is None:
-            raise PermanentError(
-                f"{self.target}: idoc mode http needs base_url", target=self.target
-            )
-        if self._client is None:
-            self._client = make_client(self._timeout, max_connections=4)
-        url = self._base_url + self.options.path
-        try:
-            response = await self._client.get(
-                url,
-                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
-                timeout=self._timeout,
-            )
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            cls, _ = transport_error_class(exc)
-            raise cls(
-                f"{self.target}: GET {url}: {type(exc).__name__}", target=self.target
-            ) from exc
-        if response.status_code in (401, 403):
-            raise AuthFailed(
-                f"{self.target}: GET {url}: HTTP {response.status_code} (check user and password)",
-                target=self.target,
-                status_code=response.status_code,
-            )
+        response, url = await self._send("GET")
         if not response.is_success:
             raise self._status_error(response, url)
 
@@ -250,7 +227,9 @@ class IdocSender:
             ) from exc
         return DeliveryResult(reference=docnum, summary=f"IDoc written to {final}")
 
-    async def _post(self, message_type: str, docnum: str, xml: bytes) -> DeliveryResult:
+    async def _send(self, method: str, content: bytes | None = None) -> tuple[httpx.Response, str]:
+        """One call to the IDoc-XML service: its answer, or a typed error (no answer, or
+        refused credentials)."""
         if self._base_url is None:
             raise PermanentError(
                 f"{self.target}: idoc mode http needs base_url", target=self.target
@@ -258,25 +237,32 @@ class IdocSender:
         if self._client is None:
             self._client = make_client(self._timeout, max_connections=4)
         url = self._base_url + self.options.path
+        headers = {"Content-Type": "application/xml"} if content is not None else {}
         try:
-            response = await self._client.post(
+            response = await self._client.request(
+                method,
                 url,
-                content=xml,
-                headers={"Content-Type": "application/xml"},
+                content=content,
+                headers=headers,
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                 timeout=self._timeout,
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            cls, _ = transport_error_class(exc)
-            raise cls(
-                f"{self.target}: POST {url}: {type(exc).__name__}", target=self.target
+            where = f"{method} {url}"
+            raise no_answer_error(
+                exc, target=self.target, where=where, timeout=self._timeout, scrub=str
             ) from exc
         if response.status_code in (401, 403):
             raise AuthFailed(
-                f"{self.target}: POST {url}: HTTP {response.status_code} (check user and password)",
+                f"{self.target}: {method} {url}: HTTP {response.status_code} "
+                "(check user and password)",
                 target=self.target,
                 status_code=response.status_code,
             )
+        return response, url
+
+    async def _post(self, message_type: str, docnum: str, xml: bytes) -> DeliveryResult:
+        response, url = await self._send("POST", xml)
         text = " ".join(response.text[:300].split())
         if response.is_success and "already" in text.lower():
             return DeliveryResult(reference=docnum, summary=f"IDoc {docnum} was already received")

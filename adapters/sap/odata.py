@@ -42,7 +42,7 @@ from hub.errors import (
     TransientError,
 )
 from hub.queue.disposition import classify_status
-from hub.targets.transport import make_client, transport_error_class
+from hub.targets.transport import make_client, no_answer_error
 
 __all__ = ["ODataClient", "SapError", "odata_value", "parse_sap_error"]
 
@@ -330,17 +330,12 @@ class ODataClient:
         return TransientError(f"{self.target}: unexpected answer: {detail}", target=self.target)
 
     def _transport_error(self, exc: Exception, method: str, url: str) -> DeliveryError:
-        what = str(exc).strip() or type(exc).__name__
-        detail = _truncate(self._scrub(f"{type(exc).__name__}: {what}"))
-        cls, happened = transport_error_class(exc)
-        where = f"{method} {url.split('?', maxsplit=1)[0]}"
-        text = {
-            "unreachable": f"cannot reach {where}",
-            "timeout": f"no answer to {where} within {self.config.timeout:g}s",
-            "misconfigured": f"cannot send {where} (check the target's base_url)",
-        }.get(happened, f"{where} failed")
-        return cls(
-            self._scrub(f"{self.target}: {text}: {detail}"), target=self.target, detail=detail
+        return no_answer_error(
+            exc,
+            target=self.target,
+            where=f"{method} {url.split('?', maxsplit=1)[0]}",
+            timeout=self.config.timeout,
+            scrub=self._scrub,
         )
 
     def _status_error(self, response: httpx.Response, method: str, path: str) -> DeliveryError:

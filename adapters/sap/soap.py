@@ -83,7 +83,7 @@ from hub.errors import (
     TransientError,
 )
 from hub.queue.disposition import classify_status, filter_secrets
-from hub.targets.transport import make_client, transport_error_class
+from hub.targets.transport import make_client, no_answer_error
 
 __all__ = [
     "BINDING",
@@ -570,18 +570,14 @@ class JournalEntryClient:
         raise self._status_error(response)
 
     def _transport_error(self, exc: Exception) -> DeliveryError:
-        what = str(exc).strip() or type(exc).__name__
-        detail = _truncate(self._scrub(f"{type(exc).__name__}: {what}"))
-        where = f"POST {self._scrub(self.config.endpoint_url)}"
-        cls, what_happened = transport_error_class(exc)
-        text = {
-            "unreachable": f"cannot reach {where}",
-            "timeout": f"no answer to {where} within {self.config.timeout:g}s (the entry may "
-            "have been posted; sending it again is safe)",
-            "misconfigured": f"cannot send {where} (check endpoint_url)",
-        }.get(what_happened, f"{where} failed")
-        return cls(
-            self._scrub(f"{self.target}: {text}: {detail}"), target=self.target, detail=detail
+        return no_answer_error(
+            exc,
+            target=self.target,
+            where=f"POST {self._scrub(self.config.endpoint_url)}",
+            timeout=self.config.timeout,
+            scrub=self._scrub,
+            timeout_hint=" (the entry may have been posted; sending it again is safe)",
+            config_hint="check endpoint_url",
         )
 
     def _status_error(self, response: httpx.Response) -> DeliveryError:

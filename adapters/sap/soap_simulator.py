@@ -46,17 +46,14 @@ import base64
 import binascii
 import contextlib
 import hmac
-import os
 import random
 import socket
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any, Final, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -64,7 +61,7 @@ from lxml import etree  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adapters.sap.soap import ENDPOINT_PATH, NAMESPACE, WSDL_PATH
-from hub.testing.loopback import base_url, listen, serve_app, stop, wait_ready
+from hub.testing.loopback import base_url, listen, run_module, serve_app
 
 __all__ = [
     "JournalFaults",
@@ -80,7 +77,6 @@ WSDL_NS: Final = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP_NS: Final = "http://schemas.xmlsoap.org/wsdl/soap/"
 REALM: Final = 'Basic realm="SAP NetWeaver Application Server [S4H/100]"'
 SIM_CLASS: Final = "O2C_SIM"
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True
 )
@@ -675,34 +671,17 @@ def run_journal_simulator(
     """Run the simulator in a subprocess; yield its root URL (``http://127.0.0.1:PORT``).
     The service is at ``url + ENDPOINT_PATH``."""
     config = config or JournalSimulatorConfig()
-    sock = listen(host, port)
-    url = base_url(sock)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    command = [
-        sys.executable,
-        "-m",
+    with run_module(
         "adapters.sap.soap_simulator",
-        "--fd",
-        str(sock.fileno()),
-        "--parent-pid",
-        str(os.getpid()),
-        "--config",
-        config.model_dump_json(),
-    ]
-    try:
-        proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and module, no shell
-            command, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, env=env
-        )
-    finally:
-        sock.close()  # the child holds its own copy
-    try:
-        wait_ready(proc, f"{url}/_sim/health", startup_timeout, "the journal simulator")
+        ["--config", config.model_dump_json()],
+        host=host,
+        port=port,
+        ready_path="/_sim/health",
+        what="the journal simulator",
+        startup_timeout=startup_timeout,
+        stop_timeout=stop_timeout,
+    ) as url:
         yield url
-    finally:
-        stop(proc, stop_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ connection or a timeout means, so the queue sees the same error for the same fai
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -74,3 +76,30 @@ def transport_error_class(exc: Exception) -> tuple[type[DeliveryError], str]:
     ):
         return PermanentError, "misconfigured"
     return TransientError, "failed"
+
+
+def no_answer_error(
+    exc: Exception,
+    *,
+    target: str,
+    where: str,
+    timeout: float,
+    scrub: Callable[[str], str],
+    timeout_hint: str = "",
+    config_hint: str = "check the target's base_url",
+    detail_limit: int = 500,
+) -> DeliveryError:
+    """The typed error of a call that got no HTTP answer, with a message an integrator can
+    act on: what was attempted (``where``, e.g. ``POST https://...``), what happened, and
+    the exception's own text; ``scrub`` removes secrets from every part."""
+    what = str(exc).strip() or type(exc).__name__
+    detail = " ".join(scrub(f"{type(exc).__name__}: {what}").split())
+    if len(detail) > detail_limit:
+        detail = detail[: detail_limit - 1] + "…"
+    cls, happened = transport_error_class(exc)
+    text = {
+        "unreachable": f"cannot reach {where}",
+        "timeout": f"no answer to {where} within {timeout:g}s{timeout_hint}",
+        "misconfigured": f"cannot send {where} ({config_hint})",
+    }.get(happened, f"{where} failed")
+    return cls(scrub(f"{target}: {text}: {detail}"), target=target, detail=detail)

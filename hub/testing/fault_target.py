@@ -64,18 +64,15 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import re
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import quote
@@ -86,7 +83,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import ClientDisconnect
 
-from hub.testing.loopback import base_url, listen, serve_app, stop, wait_ready
+from hub.testing.loopback import base_url, listen, run_module, serve_app
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -101,7 +98,6 @@ __all__ = [
 
 DEFAULT_TARGET: Final = "default"
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _MAX_ATTEMPTS_KEPT: Final = 100
 
 
@@ -610,38 +606,19 @@ def run_fault_target(
     within 2 s) and is killed if it is still there after ``stop_timeout`` seconds.
     """
     config = FaultTargetConfig(seed=seed, seq_field=seq_field, faults=_coerce_faults(faults))
-    sock = listen(host, port)
-    url = base_url(sock)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    command = [
-        sys.executable,
-        "-m",
+    args = ["--seed", str(config.seed), "--seq-field", config.seq_field]
+    args += ["--faults", config.faults.model_dump_json()]
+    with run_module(
         "hub.testing.fault_target",
-        "--fd",
-        str(sock.fileno()),
-        "--parent-pid",
-        str(os.getpid()),
-        "--seed",
-        str(config.seed),
-        "--seq-field",
-        config.seq_field,
-        "--faults",
-        config.faults.model_dump_json(),
-    ]
-    try:
-        proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and module, no shell
-            command, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, env=env
-        )
-    finally:
-        sock.close()  # the child holds its own copy
-    try:
-        wait_ready(proc, f"{url}/_faults", startup_timeout, "the fault target")
+        args,
+        host=host,
+        port=port,
+        ready_path="/_faults",
+        what="the fault target",
+        startup_timeout=startup_timeout,
+        stop_timeout=stop_timeout,
+    ) as url:
         yield url
-    finally:
-        stop(proc, stop_timeout)
 
 
 # --------------------------------------------------------------------------- control client

@@ -14,7 +14,10 @@ import ipaddress
 import os
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,3 +124,52 @@ def stop(proc: subprocess.Popen[bytes], timeout: float) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def run_module(
+    module: str,
+    args: Sequence[str] = (),
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready_path: str,
+    what: str,
+    startup_timeout: float = 30.0,
+    stop_timeout: float = 10.0,
+) -> Iterator[str]:
+    """Run ``python -m module --fd N --parent-pid P *args`` serving on a socket bound here;
+    yield its base URL once ``ready_path`` answers 200; SIGTERM it on exit.
+
+    The module must accept ``--fd`` and ``--parent-pid`` (see :func:`serve_app`).
+    """
+    sock = listen(host, port)
+    url = base_url(sock)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    command = [
+        sys.executable,
+        "-m",
+        module,
+        "--fd",
+        str(sock.fileno()),
+        "--parent-pid",
+        str(os.getpid()),
+        *args,
+    ]
+    try:
+        proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and module, no shell
+            command, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, env=env
+        )
+    finally:
+        sock.close()  # the child holds its own copy
+    try:
+        wait_ready(proc, f"{url}{ready_path}", startup_timeout, what)
+        yield url
+    finally:
+        stop(proc, stop_timeout)

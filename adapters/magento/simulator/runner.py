@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import socket
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from adapters.magento.simulator.app import create_simulator
 from adapters.magento.simulator.state import SimulatorConfig
-from hub.testing.loopback import base_url, listen, serve_app, stop, wait_ready
+from hub.testing.loopback import base_url, listen, run_module, serve_app
 
 __all__ = ["main", "run_simulator", "serve"]
-
-_SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def serve(config: SimulatorConfig, sock: socket.socket, *, parent_pid: int | None = None) -> None:
@@ -48,34 +43,17 @@ def run_simulator(
 ) -> Iterator[str]:
     """Run the simulator in a subprocess; yield its root URL (``http://127.0.0.1:PORT``)."""
     config = config or SimulatorConfig()
-    sock = listen(host, port)
-    url = base_url(sock)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    command = [
-        sys.executable,
-        "-m",
+    with run_module(
         "adapters.magento.simulator",
-        "--fd",
-        str(sock.fileno()),
-        "--parent-pid",
-        str(os.getpid()),
-        "--config",
-        config.model_dump_json(),
-    ]
-    try:
-        proc = subprocess.Popen(  # noqa: S603 -- our own interpreter and module, no shell
-            command, pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, env=env
-        )
-    finally:
-        sock.close()  # the child holds its own copy
-    try:
-        wait_ready(proc, f"{url}/_sim/health", startup_timeout, "the simulator")
+        ["--config", config.model_dump_json()],
+        host=host,
+        port=port,
+        ready_path="/_sim/health",
+        what="the Magento simulator",
+        startup_timeout=startup_timeout,
+        stop_timeout=stop_timeout,
+    ) as url:
         yield url
-    finally:
-        stop(proc, stop_timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
