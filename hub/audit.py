@@ -73,6 +73,7 @@ class AuditAction(StrEnum):
     CONFIG_RELOADED = "config.reloaded"
     BREAKER_RESET = "breaker.reset"
     POLL_CURSOR_RESET = "poll.cursor_reset"
+    CREDIT_RELEASED = "credit.released"
 
 
 class BreakKind(StrEnum):

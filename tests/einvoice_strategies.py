@@ -251,11 +251,11 @@ def _quantity(draw: st.DrawFn, *, exact: bool) -> Decimal:
         kind = draw(st.sampled_from(["int", "int", "int", "frac1", "frac2", "frac3"]))
     if kind == "int":
         return D(draw(st.integers(1, draw(st.sampled_from([5, 50, 1000])))))
-    decimals = {"half": 1, "quarter": 2, "frac1": 1, "frac2": 2, "frac3": 3}[kind]
     if kind == "half":
         return D(draw(st.integers(1, 200))) / 2
     if kind == "quarter":
         return D(draw(st.integers(1, 400))) / 4
+    decimals = {"frac1": 1, "frac2": 2, "frac3": 3}[kind]
     return D(draw(st.integers(1, 500 * 10**decimals))).scaleb(-decimals)
 
 

@@ -17,10 +17,12 @@ from sqlalchemy import Engine, func, select
 
 from hub.canonical.common import Address
 from hub.canonical.order import Order
+from hub.canonical.party import Party
 from hub.canonical.shipment import Shipment, ShipmentLine
 from hub.einvoice.ubl import render_ubl, validate_ubl
 from hub.ingest import Ingestor
 from hub.invoicing.adapter import InvoicingAdapter, InvoicingTargetConfig
+from hub.invoicing.credit import CreditHeld
 from hub.invoicing.drafting import Seller
 from hub.invoicing.service import InvoicingService, ubl_options
 from hub.invoicing.settings import InvoicingSettings
@@ -209,3 +211,34 @@ def test_cli_run_list_and_export(tmp_path: Path, hub: tuple[Engine, Ingestor, Or
     assert validate_ubl(exported.stdout).valid
     again = o2c("invoice", "run")
     assert b"0 invoices issued" in again.stdout
+
+
+def test_an_invoice_over_the_credit_limit_is_held_until_released(
+    hub: tuple[Engine, Ingestor, Order],
+) -> None:
+    engine, ingestor, order = hub
+    service = InvoicingService(engine, ingestor, SETTINGS)
+    ingestor.ingest_canonical(
+        "magento",
+        "party",
+        Party(
+            external_ids=dict(order.buyer.external_ids),
+            legal_name="Kaltenbach Werkzeugbau GmbH",
+            currency=order.currency,
+            credit_limit=Decimal("100.00"),
+        ),
+    )
+    item = shipment(order, "S-5", {line.line_id: line.quantity for line in order.lines})
+    ingestor.ingest_canonical("magento", "shipment", item)
+    with pytest.raises(CreditHeld, match=r"over its credit limit of 100\.00 EUR"):
+        service.invoice_shipment(item, ISSUE)
+    (hold,) = service.credit.holds()
+    assert hold.order_number == order.order_number
+    assert hold.amount == service.draft(item, ISSUE).totals.payable_amount
+    assert service.store.list(order_number=order.order_number) == [], "nothing issued"
+    with pytest.raises(CreditHeld):  # a retry stays held
+        service.invoice_shipment(item, ISSUE)
+    service.credit.release(order.order_number, by="cli:controller", reason="prepaid")
+    done = service.invoice_shipment(item, ISSUE)
+    assert done.issued.number == "INV-2026-000001"
+    assert service.credit.holds() == []

@@ -37,6 +37,7 @@ def test_sqlite_migrations_equal_models(tmp_path: Path) -> None:
         "invoice_series",
         "issued_invoice",
         "invoice_line_claim",
+        "credit_hold",
     } <= set(inspect(engine).get_table_names())
 
 

@@ -204,3 +204,56 @@ def export(
     else:
         output.write_bytes(data)
         err.print(f"wrote {output} ({len(data)} bytes)")
+
+
+credit_app = typer.Typer(
+    help="Credit holds: orders whose invoice would exceed the customer's credit limit.",
+    no_args_is_help=True,
+)
+
+
+@credit_app.command("list")
+def credit_list(
+    all_: Annotated[bool, typer.Option("--all", help="Released holds too.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Orders on credit hold, with the figures."""
+    holds = _runtime(config).invoicing.credit.holds(open_only=not all_)
+    table = Table(title="Credit holds")
+    for column in ("order", "customer", "limit", "open", "invoice", "held", "released"):
+        table.add_column(column)
+    for hold in holds:
+        released = f"{hold.released_by} {hold.released_at:%Y-%m-%d}" if hold.released_at else "-"
+        table.add_row(
+            hold.order_number,
+            hold.customer,
+            f"{hold.credit_limit:f} {hold.currency}",
+            f"{hold.exposure:f}",
+            f"{hold.amount:f}",
+            f"{hold.held_at:%Y-%m-%d %H:%M}",
+            released,
+        )
+    out.print(table)
+
+
+@credit_app.command("release")
+def credit_release(
+    order: Annotated[str, typer.Argument(help="The held order's number.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "approved",
+    config: ConfigOption = None,
+) -> None:
+    """Release an order from credit hold (audited); its invoices are issued on the next
+    delivery or `o2c invoice run` (replay its dead letters: `o2c dlq list`)."""
+    from hub.audit import AuditAction, record
+    from hub.cli.ops_cmd import _actor
+
+    runtime = _runtime(config)
+    hold = runtime.invoicing.credit.release(order, by=_actor(), reason=reason)
+    record(
+        runtime.engine,
+        actor=_actor(),
+        action=AuditAction.CREDIT_RELEASED,
+        target=order,
+        details={"reason": reason, "amount": str(hold.amount), "limit": str(hold.credit_limit)},
+    )
+    out.print(f"order {order} released from credit hold by {hold.released_by}")

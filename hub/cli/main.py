@@ -52,6 +52,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(apikey_cmd.app, name="apikey")
 app.add_typer(adapters_cmd.app, name="adapters")
 app.add_typer(invoice_cmd.app, name="invoice")
+app.add_typer(invoice_cmd.credit_app, name="credit")
 
 _state = {"debug": False}
 

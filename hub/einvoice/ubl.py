@@ -518,12 +518,10 @@ class _Renderer:
     def endpoint(self, party: PartyRef, who: str) -> tuple[str, str] | None:
         """(scheme, id) of the party's electronic address, or None after a problem."""
         opts = self.options
-        term = (
-            "BT-34 Seller electronic address"
-            if who == "seller"
-            else ("BT-49 Buyer electronic address")
-        )
-        rule = "PEPPOL-EN16931-R020" if who == "seller" else "PEPPOL-EN16931-R010"
+        if who == "seller":
+            term, rule = "BT-34 Seller electronic address", "PEPPOL-EN16931-R020"
+        else:
+            term, rule = "BT-49 Buyer electronic address", "PEPPOL-EN16931-R010"
         field = f"{who}.external_ids[{opts.endpoint_key!r}]"
         explicit = _text(party.external_ids.get(opts.endpoint_key))
         if explicit is None and who == "seller":
@@ -762,11 +760,8 @@ class _Renderer:
         if code:
             self.cbc(node, "AllowanceChargeReasonCode", code)  # BT-98/105/140/145
         if reason or not code:
-            default = (
-                self.options.default_charge_reason
-                if charge
-                else (self.options.default_allowance_reason)
-            )
+            opts = self.options
+            default = opts.default_charge_reason if charge else opts.default_allowance_reason
             self.cbc(node, "AllowanceChargeReason", reason or default)  # BT-97/104/139/144
 
     def _tax_category(self, parent: Any, name: str, category: TaxCategory, rate: Decimal) -> Any:

@@ -25,6 +25,7 @@ from hub import __version__
 from hub.adapter import Adapter, Capability
 from hub.canonical.shipment import Shipment
 from hub.errors import HubError, PermanentError, TransientError
+from hub.invoicing.credit import CreditHeld
 from hub.invoicing.drafting import DraftError
 from hub.targets.base import Delivery, DeliveryResult
 
@@ -86,7 +87,7 @@ class InvoicingAdapter(Adapter):
         issue_date = self._config.issue_date or date.today()
         try:
             done = await asyncio.to_thread(self._invoicing().invoice_shipment, shipment, issue_date)
-        except DraftError as exc:
+        except (DraftError, CreditHeld) as exc:  # dead letter until fixed or released
             raise PermanentError(f"{self.target}: {exc}", target=self.target) from exc
         except HubError as exc:
             raise TransientError(f"{self.target}: {exc}", target=self.target) from exc

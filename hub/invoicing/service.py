@@ -28,10 +28,11 @@ from hub.canonical.shipment import Shipment
 from hub.einvoice.ubl import PaymentInstructions, UblOptions
 from hub.errors import NotFoundError
 from hub.ingest import Ingestor
+from hub.invoicing.credit import CreditControl
 from hub.invoicing.currency import ExchangeRates
 from hub.invoicing.drafting import draft_invoice
 from hub.invoicing.settings import InvoicingSettings
-from hub.invoicing.store import InvoiceStore, IssuedInvoice, claims_for
+from hub.invoicing.store import InvoiceStore, IssuedInvoice, claims_for, customer_key
 from hub.store.tables import external_ref_table, message_table
 
 __all__ = ["InvoicingService", "InvoicingSettings", "ShipmentInvoiced"]
@@ -56,6 +57,7 @@ class InvoicingService:
         self.ingestor = ingestor
         self.settings = settings
         self.store = InvoiceStore(engine)
+        self.credit = CreditControl(engine)
         self.store.define_series(settings.series, settings.pattern)
         self.store.define_series(settings.credit_series, settings.credit_pattern)
         self._pricing = None
@@ -120,6 +122,13 @@ class InvoicingService:
         earlier = self.store.by_source_key(_source_key(shipment))
         if earlier is None:
             draft = self.draft(shipment, issue_date)
+            self.credit.check(
+                order_number=shipment.order_number,
+                customer=customer_key(draft.buyer),
+                buyer=draft.buyer,
+                amount=draft.totals.payable_amount,
+                currency=draft.currency,
+            )
             shipped = self.shipped(shipment.order_number)
             stored = {s.shipment_number for s in self.shipments(shipment.order_number)}
             if shipment.shipment_number not in stored:  # invoiced as it arrives

@@ -294,6 +294,26 @@ class InvoiceLineClaim(SQLModel, table=True):
     quantity: str = Field(max_length=40, description="Exact decimal text; negative on credits.")
 
 
+class CreditHold(SQLModel, table=True):
+    """An order whose invoice would take its customer over the credit limit: held, with the
+    figures, until an authorised user releases it (``o2c credit release``)."""
+
+    __tablename__ = "credit_hold"
+
+    order_number: str = Field(primary_key=True, max_length=255)
+    customer: str = Field(max_length=255, index=True)
+    currency: str = Field(max_length=3)
+    credit_limit: str = Field(max_length=40, description="Exact decimal text.")
+    exposure: str = Field(max_length=40, description="Open invoiced amount when held.")
+    amount: str = Field(max_length=40, description="The held invoice's gross amount.")
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    held_at: datetime
+    released_at: datetime | None = None
+    released_by: str | None = Field(default=None, max_length=255)
+    release_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 invoice_series_table = _table(InvoiceSeries)
 issued_invoice_table = _table(IssuedInvoiceRecord)
 invoice_line_claim_table = _table(InvoiceLineClaim)
+credit_hold_table = _table(CreditHold)
