@@ -58,9 +58,11 @@ def drop_schemas() -> None:
     if not _created:
         return
     admin = make_engine(PG_URL, pool_size=1)
-    with admin.begin() as conn:
-        for engine, schema in _created:
-            engine.dispose()
+    for engine, schema in _created:
+        engine.dispose()
+        # one transaction per schema: dropping them all at once takes a lock per object
+        # and runs out of max_locks_per_transaction on a default server
+        with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     admin.dispose()
     _created.clear()
