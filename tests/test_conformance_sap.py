@@ -8,7 +8,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -92,8 +92,9 @@ def delivery(kind: str, payload: dict[str, Any], key: str) -> Delivery:
     )
 
 
-class SapSimulatorHarness(ConformanceHarness):
-    """The OData simulator; the sales orders carrying a delivery's reference are counted."""
+class SimulatorHarness(ConformanceHarness):
+    """What the SAP simulators share: credentials, closed ports, faults (PUT /_sim/faults).
+    Subclasses give the target options, prepare deliveries and count records."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -103,13 +104,7 @@ class SapSimulatorHarness(ConformanceHarness):
         self.http.close()
 
     def _options(self, base_url: str, password: str) -> dict[str, Any]:
-        return {
-            "transport": "odata",
-            "base_url": base_url,
-            "user": USER,
-            "password": password,
-            "timeout": 1,
-        }
+        raise NotImplementedError
 
     def config(self) -> dict[str, Any]:
         return self._options(self.base_url, PASSWORD)
@@ -136,6 +131,19 @@ class SapSimulatorHarness(ConformanceHarness):
 
     def clear_faults(self) -> None:
         self._faults()
+
+
+class SapSimulatorHarness(SimulatorHarness):
+    """The OData simulator; the sales orders carrying a delivery's reference are counted."""
+
+    def _options(self, base_url: str, password: str) -> dict[str, Any]:
+        return {
+            "transport": "odata",
+            "base_url": base_url,
+            "user": USER,
+            "password": password,
+            "timeout": 1,
+        }
 
     def prepare(self, scenario: DeliveryScenario, key: str) -> Delivery:
         return delivery(scenario.kind, order_body(f"PO-{key}"[:35]), key)
@@ -275,18 +283,12 @@ class TestSapRfcConformance(AdapterConformance):
             harness.close()
 
 
-class JournalHarness(ConformanceHarness):
+class JournalHarness(SimulatorHarness):
     """The journal entry simulator; entries carrying the invoice number are counted."""
 
-    paths: ClassVar[str] = "/sap/bc/srt/scs_ext/sap/journalentrycreaterequestconfi"
-
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, trust_env=False, timeout=30)
+        super().__init__(base_url)
         self._number = 0
-
-    def close(self) -> None:
-        self.http.close()
 
     def _options(self, base_url: str, password: str) -> dict[str, Any]:
         return {
@@ -303,32 +305,6 @@ class JournalHarness(ConformanceHarness):
                 "rounding_account": "69000000",
             },
         }
-
-    def config(self) -> dict[str, Any]:
-        return self._options(self.base_url, PASSWORD)
-
-    def bad_credentials(self) -> dict[str, Any]:
-        return self._options(self.base_url, WRONG)
-
-    def unreachable(self) -> dict[str, Any]:
-        return self._options(f"http://127.0.0.1:{closed_port()}", PASSWORD)
-
-    def secrets(self) -> list[str]:
-        return [PASSWORD, WRONG]
-
-    def _faults(self, **faults: Any) -> None:
-        self.http.put("/_sim/faults", json=faults).raise_for_status()
-
-    def inject(self, fault: Fault) -> None:
-        if fault.kind == "status":
-            self._faults(error_rate=1, error_statuses=[fault.status], retry_after=fault.retry_after)
-        elif fault.kind == "slow":
-            self._faults(slow_rate=1, slow_seconds=SLOW)
-        else:
-            self._faults(land_then_timeout_rate=1, land_then_timeout_seconds=SLOW)
-
-    def clear_faults(self) -> None:
-        self._faults()
 
     def prepare(self, scenario: DeliveryScenario, key: str) -> Delivery:
         self._number += 1

@@ -479,35 +479,31 @@ def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
             )
         return magento_json(configs)
 
-    @app.post("/V1/order/{order_id}/invoice")
-    async def invoice(order_id: str, request: Request) -> Response:
-        await gate(request, ACL_INVOICE)
-        body = await _body(request)
-        async with state.lock:
-            invoice_id = create_invoice(state, order_id, body)
-            order_changed(order_id)
-        await land_then_timeout("invoice")
-        return magento_json(invoice_id)
+    def order_change(
+        resource: str,
+        apply: Callable[[MagentoState, str, dict[str, Any]], Any],
+        kind: str,
+    ) -> Callable[[str, Request], Awaitable[Response]]:
+        """A POST that changes an order: gate, apply under the lock, push the changed order,
+        then the ``land_then_timeout`` fault of ``kind``."""
 
-    @app.post("/V1/order/{order_id}/ship")
-    async def ship(order_id: str, request: Request) -> Response:
-        await gate(request, ACL_SHIP)
-        body = await _body(request)
-        async with state.lock:
-            shipment_id = create_shipment(state, order_id, body)
-            order_changed(order_id)
-        await land_then_timeout("ship")
-        return magento_json(shipment_id)
+        async def handler(order_id: str, request: Request) -> Response:
+            await gate(request, resource)
+            body = await _body(request)
+            async with state.lock:
+                result = apply(state, order_id, body)
+                order_changed(order_id)
+            await land_then_timeout(kind)
+            return magento_json(result)
 
-    @app.post("/V1/orders/{order_id}/comments")
-    async def post_comment(order_id: str, request: Request) -> Response:
-        await gate(request, ACL_COMMENT)
-        body = await _body(request)
-        async with state.lock:
-            done = add_comment(state, order_id, body)
-            order_changed(order_id)
-        await land_then_timeout("comment")
-        return magento_json(done)
+        return handler
+
+    for path, resource, apply, kind in (
+        ("/V1/order/{order_id}/invoice", ACL_INVOICE, create_invoice, "invoice"),
+        ("/V1/order/{order_id}/ship", ACL_SHIP, create_shipment, "ship"),
+        ("/V1/orders/{order_id}/comments", ACL_COMMENT, add_comment, "comment"),
+    ):
+        app.add_api_route(path, order_change(resource, apply, kind), methods=["POST"])
 
     @app.get("/V1/orders/{order_id}/comments")
     async def get_comments(order_id: str, request: Request) -> Response:
