@@ -26,9 +26,8 @@ from hub.canonical.common import Address
 from hub.canonical.shipment import Shipment, ShipmentLine
 from hub.einvoice.ubl import render_ubl
 from hub.ingest import Ingestor
-from hub.invoicing.drafting import Seller
 from hub.invoicing.service import InvoicingService, ubl_options
-from hub.invoicing.settings import InvoicingSettings
+from hub.invoicing.settings import InvoicingSettings, Seller
 from hub.invoicing.tax import CountryRates, TaxConfig
 from hub.routing import RouteTable
 from hub.store import migrate

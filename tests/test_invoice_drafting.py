@@ -11,7 +11,8 @@ import pytest
 from hub.canonical.common import Address
 from hub.canonical.order import Order
 from hub.canonical.shipment import Shipment, ShipmentLine
-from hub.invoicing.drafting import DRAFT_NUMBER, DraftError, Seller, draft_invoice
+from hub.invoicing.drafting import DRAFT_NUMBER, DraftError, draft_invoice
+from hub.invoicing.settings import Seller
 from hub.mapping import registry
 from hub.paths import bundled_mappings_dir
 from tests.conftest import SAMPLES

@@ -23,9 +23,8 @@ from hub.einvoice.ubl import render_ubl, validate_ubl
 from hub.ingest import Ingestor
 from hub.invoicing.adapter import InvoicingAdapter, InvoicingTargetConfig
 from hub.invoicing.credit import CreditHeld
-from hub.invoicing.drafting import Seller
 from hub.invoicing.service import InvoicingService, ubl_options
-from hub.invoicing.settings import InvoicingSettings
+from hub.invoicing.settings import InvoicingSettings, Seller
 from hub.routing import load_routes
 from hub.store import migrate
 from hub.store.db import make_engine

@@ -20,8 +20,6 @@ from datetime import date, datetime, timedelta
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
-from lxml import etree  # type: ignore[import-untyped]
-
 from hub.errors import HubError
 
 __all__ = ["ExchangeRates", "Rate", "RateError"]
@@ -124,6 +122,8 @@ def _parse_day(text: str) -> date:
 
 
 def _parse_xml(raw: bytes, path: Path) -> dict[date, dict[str, Decimal]]:
+    from lxml import etree  # type: ignore[import-untyped]  # only for XML rate files
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     root = etree.fromstring(raw, parser)
     found: dict[date, dict[str, Decimal]] = {}

@@ -25,15 +25,14 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hub import money
-from hub.canonical.common import Address, PartyRef, PaymentTerms, TaxCategory
+from hub.canonical.common import PartyRef, PaymentTerms, TaxCategory
 from hub.canonical.invoice import AllowanceCharge, Invoice, InvoiceLine
 from hub.canonical.order import Order, OrderLine
 from hub.canonical.shipment import Shipment
 from hub.errors import HubError
 from hub.invoicing.currency import ExchangeRates
+from hub.invoicing.settings import Seller
 from hub.invoicing.tax import TaxConfig, determine
 from hub.invoicing.terms import parse_terms, schedule
 
@@ -48,26 +47,6 @@ ZERO = Decimal(0)
 
 class DraftError(HubError):
     """A shipment that cannot become an invoice; the message says which line and why."""
-
-
-class Seller(BaseModel):
-    """The invoicing company (BG-4, BG-5) and its defaults."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    tax_id: str | None = Field(None, description="VAT identifier (BT-31).")
-    company_id: str | None = Field(None, description="Legal registration id (BT-30).")
-    contact: str | None = Field(
-        None, description="Seller contact point (BT-41), e.g. Accounts receivable."
-    )
-    email: str | None = Field(None, description="Seller contact e-mail (BT-43).")
-    phone: str | None = Field(None, description="Seller contact telephone (BT-42).")
-    address: Address
-    iban: str | None = Field(None, description="Account for credit transfers (BT-84).")
-    bic: str | None = Field(None, description="BT-86.")
-    payment_terms: str = Field("net 30", description="Default terms, e.g. 'net 30', '2/10 net 30'.")
-    accounting_currency: str | None = Field(None, description="BT-6, e.g. EUR.")
 
 
 def _prorate(amount: Decimal, part: Decimal, whole: Decimal, currency: str) -> Decimal:
