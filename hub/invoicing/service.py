@@ -94,9 +94,18 @@ class InvoicingService:
         newest = {row.external_id: row.canonical for row in rows}
         return [Shipment.model_validate_json(text) for text in newest.values()]
 
-    def shipped(self, order_number: str) -> dict[str, Decimal]:
+    def shipped(
+        self, order_number: str, *, including: Shipment | None = None
+    ) -> dict[str, Decimal]:
+        """Per order line, what the order's shipments shipped in all (``including`` one
+        being invoiced as it arrives, before it is stored)."""
+        shipments = self.shipments(order_number)
+        if including is not None and including.shipment_number not in {
+            s.shipment_number for s in shipments
+        }:
+            shipments.append(including)
         totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for shipment in self.shipments(order_number):
+        for shipment in shipments:
             for line in shipment.lines:
                 totals[line.order_line_id] += line.quantity
         return dict(totals)
@@ -129,13 +138,7 @@ class InvoicingService:
                 amount=draft.totals.payable_amount,
                 currency=draft.currency,
             )
-            shipped = self.shipped(shipment.order_number)
-            stored = {s.shipment_number for s in self.shipments(shipment.order_number)}
-            if shipment.shipment_number not in stored:  # invoiced as it arrives
-                for line in shipment.lines:
-                    shipped[line.order_line_id] = (
-                        shipped.get(line.order_line_id, ZERO) + line.quantity
-                    )
+            shipped = self.shipped(shipment.order_number, including=shipment)
             issued = self.store.issue(
                 draft,
                 series=self.settings.series,
