@@ -1,13 +1,21 @@
-"""The end-to-end demo: Magento → hub → SAP, all on loopback, on the embedded SQLite store.
+"""The end-to-end demo: order to cash, Magento → hub → SAP and back, all on loopback, on
+the embedded SQLite store.
 
 What runs (every process on 127.0.0.1, nothing leaves the machine):
 
 * the Magento simulator, generating realistic orders and pushing each one as a signed
   Adobe Commerce webhook to the hub (and answering the hub's polls);
-* the SAP S/4HANA simulator, with a business partner for every shop customer and a
-  material for every catalog SKU, answering OData with injected faults (errors, lost
-  answers) at ``--fault-rate``;
-* ``o2c serve``: the API, delivery workers and a poller, on ``<workdir>/hub.db``.
+* the SAP S/4HANA simulators: sales orders over OData, with a business partner for every
+  shop customer and a material for every catalog SKU, and the SOAP journal entry service
+  that receives the invoices; both inject faults (errors, lost answers) at ``--fault-rate``;
+* a warehouse (:mod:`hub.demo_shipping`) that ships each order in the shop once SAP has
+  it, some in two parcels;
+* ``o2c serve``: the API, delivery workers and pollers (orders as a fallback to webhooks,
+  shipments), on ``<workdir>/hub.db``. Each shipment is invoiced (``invoicing:`` in the
+  demo's hub.yaml) and the invoice posted to the SAP ledger and to the shop's order.
+
+At the end every invoice is compared, to the cent, with its SAP journal entry and the
+shop's invoice (:mod:`hub.demo_invoices`).
 
 The demo's own mapping overlay (``<workdir>/mappings/sap``) extends the bundled SAP
 mapping's lookup tables to the simulated shop's customers and bundle SKUs. The database
@@ -40,7 +48,11 @@ from adapters.magento.simulator.generator import catalog_skus
 from adapters.sap.simulator.runner import run_simulator as run_sap
 from adapters.sap.simulator.state import CustomerSeed, MaterialSeed, User
 from adapters.sap.simulator.state import SimulatorConfig as SapConfig
+from adapters.sap.soap_simulator import JournalFaults, JournalSimulatorConfig
+from adapters.sap.soap_simulator import run_journal_simulator as run_journal
 from hub.config import load_settings
+from hub.demo_invoices import InvoiceCheck, check_invoices
+from hub.demo_shipping import Warehouse
 from hub.errors import HubError
 from hub.paths import bundled_mappings_dir
 from hub.runtime import Runtime
@@ -51,6 +63,10 @@ __all__ = ["DemoOptions", "DemoProgress", "DemoReport", "run_demo"]
 MAGENTO_TOKEN = "demo-integration-token"  # noqa: S105 -- the loopback simulator's
 SAP_USER = "O2C_DEMO"
 SAP_PASSWORD = "demo-Sap-passw0rd"  # noqa: S105 -- the loopback simulator's
+LEDGER_USER = "O2C_LEDGER"
+LEDGER_PASSWORD = "demo-Ledger-passw0rd"  # noqa: S105 -- the loopback simulator's
+COLLECTIVE_CUSTOMER = "17100001"
+SHOP_INVOICE_ROUTE = "invoice-to-magento"
 GUEST_PARTNER = "1000099"
 ENTRY = "from hub.cli.main import entry; entry()"
 
@@ -77,6 +93,14 @@ class DemoProgress:
     dead: int = 0
     pending: int = 0
     in_sap: int = 0
+    shipments: int = 0
+    """Parcels the warehouse shipped in the shop."""
+    shipments_received: int = 0
+    invoices: int = 0
+    """Invoices the hub issued."""
+    in_ledger: int = 0
+    """Journal entries posted in SAP."""
+    shop_invoices: int = 0
 
 
 @dataclass
@@ -95,17 +119,26 @@ class DemoReport:
     seconds: float
     database: Path
     finished: bool
+    invoices: InvoiceCheck = field(default_factory=InvoiceCheck)
+    unshippable: int = 0
+    """Orders the shop refused to ship (cancelled)."""
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         p = self.progress
+        i = self.invoices
         return (
             self.finished
             and p.received == self.options.orders
             and self.sap_orders == self.options.orders
             and self.sap_duplicates == 0
             and p.pending == 0
+            and p.dead == 0
+            and i.issued == p.shipments
+            and i.in_sap == i.issued
+            and i.in_shop == i.issued
+            and not i.mismatches
         )
 
 
@@ -153,16 +186,33 @@ def _write_overlay(workdir: Path, orders: int) -> set[str]:
     return {materials.get(sku, sku) for sku in catalog_skus()}
 
 
-def _write_config(workdir: Path, public_pem: str, magento: str, sap: str) -> None:
+INVOICING = """invoicing:
+  seller:
+    name: O2C Demo Trading GmbH
+    tax_id: DE811907980
+    company_id: HRB 123456
+    contact: Accounts receivable
+    email: billing@o2c-demo.example
+    address: {lines: [Hafenstrasse 1], city: Hamburg, postal_code: "20457", country: DE}
+    iban: DE89370400440532013000
+    bic: COBADEFFXXX
+    payment_terms: 2/10 net 30
+  series: INV
+  pattern: "INV-{year}-{n:06d}"
+"""
+
+
+def _write_config(workdir: Path, public_pem: str, magento: str, sap: str, ledger: str) -> None:
     indented = "".join(f"        {line}\n" for line in public_pem.strip().splitlines())
     (workdir / "hub.yaml").write_text(
         "# o2c demo: the hub's configuration (see config/hub.yaml for every setting)\n"
         "security:\n  inbound_signatures:\n    magento:\n      scheme: adobe_commerce\n"
-        "      public_key_pem: |\n" + indented,
+        "      public_key_pem: |\n" + indented + INVOICING,
         encoding="utf-8",
     )
     (workdir / "routes.yaml").write_text(
-        f"""# o2c demo: Magento orders to SAP sales orders
+        f"""# o2c demo: Magento orders to SAP sales orders; shipments invoiced, invoices to the
+# SAP ledger (journal entries) and to the shop (an invoice on the order)
 targets:
   shop:
     type: magento
@@ -176,6 +226,21 @@ targets:
     user: {SAP_USER}
     password: {SAP_PASSWORD}
     timeout: 2
+  ledger:
+    type: sap
+    transport: soap
+    base_url: {ledger}
+    user: {LEDGER_USER}
+    password: {LEDGER_PASSWORD}
+    timeout: 2
+    journal:
+      company_code: "1010"
+      customer: "{COLLECTIVE_CUSTOMER}"
+      revenue_account: "40000000"
+      rounding_account: "69000000"
+      tax_codes: {{S: A1, Z: A0, E: A0, AE: AE, K: AF, G: AG, O: A0}}
+  billing:
+    type: invoicing
 routes:
   - name: magento-order-to-sap
     source: {{system: magento, kind: order}}
@@ -183,8 +248,23 @@ routes:
     mapping: sap/order.outbound
     ordering_key: order_number
     retry: {{base_delay_seconds: 0.2, max_delay_seconds: 2, max_attempts: 40, jitter: 0.5}}
+  - name: shipment-to-invoicing
+    source: {{system: magento, kind: shipment}}
+    target: billing
+    ordering_key: order_number
+  - name: invoice-to-sap-ledger
+    source: {{system: hub, kind: invoice}}
+    target: ledger
+    retry: {{base_delay_seconds: 0.2, max_delay_seconds: 2, max_attempts: 40, jitter: 0.5}}
+  - name: {SHOP_INVOICE_ROUTE}
+    source: {{system: hub, kind: invoice}}
+    target: shop
+    mapping: magento/invoice.outbound
+    ordering_key: order_reference
+    retry: {{base_delay_seconds: 0.2, max_delay_seconds: 2, max_attempts: 40, jitter: 0.5}}
 sources:
   shop-orders: {{target: shop, kind: order, every: 15, batch: 100}}
+  shop-shipments: {{target: shop, kind: shipment, every: 1, batch: 100}}
 """,
         encoding="utf-8",
     )
@@ -247,6 +327,14 @@ def _read_hub(database: Path, progress: DemoProgress) -> None:
         progress.retried = db.execute(
             "SELECT count(*) FROM delivery WHERE attempts > 1"
         ).fetchone()[0]
+        progress.shipments_received = db.execute(
+            "SELECT count(DISTINCT external_id) FROM message "
+            "WHERE system = 'magento' AND kind = 'shipment'"
+        ).fetchone()[0]
+        with contextlib.suppress(sqlite3.OperationalError):  # before the first migration
+            progress.invoices = db.execute(
+                "SELECT count(*) FROM issued_invoice WHERE kind = 'invoice'"
+            ).fetchone()[0]
 
 
 def _dead_letters(database: Path) -> list[tuple[str, int]]:
@@ -283,12 +371,28 @@ def run_demo(
         seed=options.seed,
     )
     magento_config = MagentoConfig(tokens=(MAGENTO_TOKEN,), seed=options.seed)
+    journal_config = JournalSimulatorConfig(
+        users={LEDGER_USER: LEDGER_PASSWORD},
+        seed=options.seed,
+        faults=JournalFaults(
+            error_rate=options.fault_rate,
+            land_then_timeout_rate=options.fault_rate / 2,
+            land_then_timeout_seconds=3,
+        ),
+    )
     with (
         run_magento(config=magento_config) as magento,
         run_sap(config=sap_config) as sap,
+        run_journal(config=journal_config) as ledger,
         httpx.Client(trust_env=False, timeout=60) as http,
+        httpx.Client(
+            base_url=f"{magento}/rest/default/V1",
+            headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"},
+            trust_env=False,
+            timeout=60,
+        ) as shop,
     ):
-        _write_config(workdir, public_pem, magento, sap)
+        _write_config(workdir, public_pem, magento, sap, ledger)
         env = _env(workdir)
         runtime = Runtime(load_settings(None, env))
         runtime.upgrade_if_embedded()
@@ -304,6 +408,7 @@ def run_demo(
                     "land_then_timeout_seconds": 3,
                 },
             ).raise_for_status()
+        warehouse = Warehouse(shop)
         with _serve(workdir, env, _free_port(), options.concurrency) as hub:
             http.put(
                 f"{magento}/_sim/webhooks",
@@ -324,22 +429,33 @@ def run_demo(
                 if progress.generated < options.orders and now >= next_tick:
                     count = min(per_tick, options.orders - progress.generated)
                     batch += 1
-                    http.post(
+                    generated = http.post(
                         f"{magento}/_sim/orders/generate",
                         json={"count": count, "seed": options.seed * 1000 + batch},
-                    ).raise_for_status()
+                    )
+                    generated.raise_for_status()
+                    warehouse.learn([int(i) for i in generated.json()["entity_ids"]])
                     progress.generated += count
                     next_tick = now + 0.5
                 _read_hub(workdir / "hub.db", progress)
                 sap_state = http.get(f"{sap}/_sim/state").json()
                 progress.in_sap = len(sap_state["sales_orders"])
+                warehouse.ship(
+                    {str(o["PurchaseOrderByCustomer"]) for o in sap_state["sales_orders"]}
+                )
+                progress.shipments = warehouse.shipments
+                progress.in_ledger = len(http.get(f"{ledger}/_sim/state").json()["entries"])
+                progress.shop_invoices = int(http.get(f"{magento}/_sim/state").json()["invoices"])
                 if on_progress is not None:
                     on_progress(progress)
                 done = (
                     progress.generated == options.orders
                     and progress.received == options.orders
+                    and len(warehouse.orders) == options.orders
+                    and warehouse.shipped_orders == options.orders
+                    and progress.shipments_received == progress.shipments
+                    and progress.invoices >= progress.shipments - progress.dead
                     and progress.pending == 0
-                    and progress.delivered + progress.dead >= options.orders
                 )
                 if done:
                     finished = True
@@ -347,10 +463,14 @@ def run_demo(
                 time.sleep(0.25)
             webhooks = http.get(f"{magento}/_sim/webhooks").json()
         sap_state = http.get(f"{sap}/_sim/state").json()
+        journal = http.get(f"{ledger}/_sim/state").json()
         _read_hub(workdir / "hub.db", progress)
+        invoices = check_invoices(workdir / "hub.db", journal, shop, shop_route=SHOP_INVOICE_ROUTE)
     references = [o["PurchaseOrderByCustomer"] for o in sap_state["sales_orders"]]
     numbers = [str(o["SalesOrder"]) for o in sap_state["sales_orders"]]
     duplicates = len(references) - len(set(references))
+    faults = {f"sales order {k}": int(v) for k, v in sap_state.get("faults_injected", {}).items()}
+    faults |= {f"journal {k}": int(v) for k, v in journal.get("fault_counts", {}).items()}
     return DemoReport(
         options=options,
         progress=progress,
@@ -360,17 +480,20 @@ def run_demo(
         sap_duplicates=duplicates,
         sap_first=numbers[0] if numbers else None,
         sap_last=numbers[-1] if numbers else None,
-        faults={str(k): int(v) for k, v in sap_state.get("faults_injected", {}).items()},
+        faults=faults,
         dead_letters=_dead_letters(workdir / "hub.db"),
         seconds=time.monotonic() - started,
         database=workdir / "hub.db",
         finished=finished,
+        invoices=invoices,
+        unshippable=sum(1 for o in warehouse.orders.values() if o.refused),
     )
 
 
 def describe(report: DemoReport) -> list[tuple[str, str]]:
     """The summary rows the CLI prints."""
     p = report.progress
+    i = report.invoices
     faults = ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items())) or "none"
     numbers = f"{report.sap_first} … {report.sap_last}" if report.sap_first else "-"
     return [
@@ -384,6 +507,13 @@ def describe(report: DemoReport) -> list[tuple[str, str]]:
         ("SAP sales orders", str(report.sap_orders)),
         ("SAP numbers assigned", numbers),
         ("shop orders with 2+ SAP orders", str(report.sap_duplicates)),
+        ("parcels shipped in the shop", str(p.shipments)),
+        ("shipments received by the hub", str(p.shipments_received)),
+        ("invoices issued", f"{i.issued} ({i.first or '-'} … {i.last or '-'})"),
+        ("invoiced (gross, all currencies)", f"{i.gross_total:f}"),
+        ("invoices posted to the SAP ledger", str(i.in_sap)),
+        ("invoices posted to the shop", str(i.in_shop)),
+        ("amounts differing hub/SAP/shop", str(len(i.mismatches))),
         ("faults injected by SAP", faults),
         ("seconds", f"{report.seconds:.1f}"),
     ]

@@ -24,6 +24,8 @@ The population:
 * Prepaid amounts, cash rounding (BT-114), due dates, payment terms, tax point dates,
   notes, delivery addresses, contacts, legal registration ids.
 * Credit notes (381) reference the invoice they correct (BT-25, sometimes BT-26).
+* VAT amounts as a source charged them (``charged_tax``, a shop rounding per row): some
+  groups' BT-117 off taxable × rate by up to the tolerance the canonical model allows.
 
 Limits the rules impose, kept here on purpose:
 
@@ -56,7 +58,7 @@ from hypothesis import strategies as st
 from hub import money
 from hub.canonical import CreditNote, Invoice
 from hub.canonical.common import TaxCategory
-from hub.canonical.invoice import InvoiceLine
+from hub.canonical.invoice import InvoiceLine, charged_tax_tolerance
 from hub.einvoice.ubl import VAT_ENDPOINT_SCHEMES
 
 __all__ = [
@@ -477,8 +479,30 @@ def _document_data(draw: st.DrawFn, *, credit_note: bool) -> dict[str, Any]:
     return data
 
 
+def _with_charged_tax(draw: st.DrawFn, data: dict[str, Any], cls: type[Invoice]) -> None:
+    """Sometimes, VAT amounts a source rounded per row, within the allowed tolerance."""
+    if draw(st.integers(0, 2)) != 0:
+        return
+    document = cls.model_validate(data)
+    if money.minor_units(document.currency) != 2:  # KWD stays whole (BR-DEC), JPY exact
+        return
+    minor = D(1).scaleb(-money.minor_units(document.currency))
+    charged = []
+    for (category, rate), (taxable, count) in sorted(document.vat_groups().items()):
+        if rate <= 0 or taxable <= 0 or not draw(st.booleans()):
+            continue
+        computed = money.percent_of(taxable, rate, document.currency)
+        steps = int(charged_tax_tolerance(document.currency, count) / minor)
+        amount = computed + D(draw(st.integers(-steps, steps))) * minor
+        if amount >= 0:
+            charged.append({"category": category.value, "rate": str(rate), "amount": str(amount)})
+    if charged:
+        data["charged_tax"] = charged
+
+
 def _with_payments(draw: st.DrawFn, data: dict[str, Any], cls: type[Invoice]) -> Invoice:
     """Prepaid amount and cash rounding need the computed total: add them after."""
+    _with_charged_tax(draw, data, cls)
     document = cls.model_validate(data)
     inclusive = document.totals.tax_inclusive_total
     currency = document.currency

@@ -284,8 +284,10 @@ def test_unknown_order_and_bad_payload_are_permanent(base_url: str, control: htt
             ),
         )
     assert caught.value.status_code == 404
-    with pytest.raises(PermanentError, match="magento_order_id"):
-        deliver(base_url, delivery("invoice", {"items": []}))
+    with pytest.raises(PermanentError, match="items: List should have at least 1 item"):
+        deliver(base_url, delivery("invoice", {"magento_order_id": 1, "items": []}))
+    with pytest.raises(PermanentError, match="give magento_order_id or order_increment_id"):
+        deliver(base_url, delivery("invoice", {"items": [{"order_item_id": 1, "qty": 1}]}))
     with pytest.raises(PermanentError, match="delivers comment, invoice, shipment, stock"):
         deliver(base_url, delivery("order", {}))
 

@@ -4,9 +4,10 @@ comments out.
 * **deliver** ``invoice`` / ``shipment`` / ``stock`` / ``comment`` (payloads and their
   idempotency: :mod:`adapters.magento.deliveries`);
 * **lookup**: the document an earlier attempt of a delivery created;
-* **poll** ``order`` / ``party``: changed orders and customers by ``updated_at`` keyset
-  (:mod:`adapters.magento.polling`); a party is the customer with its B2B company and
-  credit, ``{"customer": ..., "company": ..., "company_credit": ...}``;
+* **poll** ``order`` / ``party`` / ``shipment``: changed orders, customers and shipments by
+  ``updated_at`` keyset (:mod:`adapters.magento.polling`); a party is the customer with
+  its B2B company and credit, ``{"customer": ..., "company": ..., "company_credit": ...}``;
+  a shipment comes with its order (:mod:`adapters.magento.shipments`);
 * **unwrap_inbound**: the document inside a webhook or Adobe I/O event
   (:mod:`adapters.magento.events`);
 * **health**: ``GET /V1/store/storeConfigs`` with the configured credentials.
@@ -33,8 +34,10 @@ from adapters.magento.deliveries import (
     deliver_stock,
     find_comment,
     find_document,
+    resolve_order,
 )
 from adapters.magento.polling import FEEDS, Cursor, poll_feed
+from adapters.magento.shipments import shipment_source
 from hub import __version__
 from hub.adapter import Adapter, Capability, InboundDocument, PollPage
 from hub.errors import PermanentError
@@ -76,7 +79,7 @@ class MagentoAdapter(Adapter):
         if kind == "comment":
             payload = self._payload(delivery, CommentPayload)
             return await deliver_comment(self.client, payload, key)
-        document = self._document(delivery, kind)
+        document = await resolve_order(self.client, self._document(delivery, kind))
         return await deliver_document(
             self.client,
             kind,
@@ -93,7 +96,14 @@ class MagentoAdapter(Adapter):
             return None  # an absolute quantity: applying it again has no second effect
         if kind == "comment":
             return await find_comment(self.client, self._payload(delivery, CommentPayload), key)
-        found, _ = await find_document(self.client, kind, self._document(delivery, kind), key)
+        document = self._document(delivery, kind)
+        if (
+            document.magento_order_id is None
+            and await self.client.find_order_id(str(document.order_increment_id)) is None
+        ):
+            return None  # no such order: nothing was created; deliver() says why
+        document = await resolve_order(self.client, document)
+        found, _ = await find_document(self.client, kind, document, key)
         return found
 
     async def health(self) -> None:
@@ -131,9 +141,15 @@ class MagentoAdapter(Adapter):
             settle_seconds=self._config.poll_settle_seconds,
         )
         documents = []
+        orders: dict[int, dict[str, Any]] = {}
         for item in found:
             ref = str(item.get(feed.id_key))
-            source = await self._party(item) if kind == "party" else item
+            if kind == "party":
+                source = await self._party(item)
+            elif kind == "shipment":
+                source = shipment_source(item, await self._order_of(item, orders))
+            else:
+                source = item
             raw = dumps_exact(source).encode("utf-8")
             documents.append(InboundDocument(kind=kind, raw=raw, ref=ref))
         return PollPage(documents, position.to_json(), more)
@@ -153,6 +169,23 @@ class MagentoAdapter(Adapter):
             party["company"] = await self.client.get_company(company_id)
             party["company_credit"] = await self.client.get_company_credit(company_id)
         return party
+
+    async def _order_of(
+        self, shipment: dict[str, Any], cache: dict[int, dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The shipment's order (read once per poll page)."""
+        try:
+            order_id = int(shipment.get("order_id") or 0)
+        except (TypeError, ValueError):
+            order_id = 0
+        if order_id <= 0:
+            raise PermanentError(
+                f"{self.target}: shipment {shipment.get('entity_id')} names no order_id",
+                target=self.target,
+            )
+        if order_id not in cache:
+            cache[order_id] = await self.client.get_order(order_id)
+        return cache[order_id]
 
     # ------------------------------------------------------------------ internals
 

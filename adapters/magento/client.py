@@ -35,6 +35,7 @@ from hub import __version__
 from hub.errors import (
     AuthFailed,
     DeliveryError,
+    PermanentError,
     RateLimited,
     Rejected,
     TransientError,
@@ -138,6 +139,21 @@ class MagentoClient:
         if not isinstance(body, dict):
             raise self._unexpected("an order", body)
         return body
+
+    async def find_order_id(self, increment_id: str) -> int | None:
+        """The entity_id of the order numbered ``increment_id`` (``GET /V1/orders`` filtered
+        on ``increment_id``), or None when the store has no such order."""
+        items, _ = await self.search(
+            "/orders", [[("increment_id", increment_id, "eq")]], [], page_size=2
+        )
+        matches = {int(i["entity_id"]) for i in items if i.get("increment_id") == increment_id}
+        if len(matches) > 1:  # increment ids are unique per store view, not per install
+            raise PermanentError(
+                f"{self.target}: orders {sorted(matches)} are all numbered {increment_id}; "
+                "send magento_order_id (the entity_id) instead of order_increment_id",
+                target=self.target,
+            )
+        return matches.pop() if matches else None
 
     async def search_invoices(self, order_id: int) -> list[dict[str, Any]]:
         """Every invoice of the order (``GET /V1/invoices`` filtered on ``order_id``)."""

@@ -3,7 +3,8 @@
 Payload contracts (``delivery.payload``, produced by an outbound mapping)::
 
     invoice / shipment:
-      {"magento_order_id": 1187,                        # the order's entity_id
+      {"magento_order_id": 1187,                        # the order's entity_id, or
+       "order_increment_id": "000000123",               #   its number (looked up)
        "items": [{"order_item_id": 4101, "qty": "2"}],  # top-level order rows, qty > 0
        "tracks": [{"track_number": "…", "carrier_code": "dhl", "title": "DHL"}]}  # shipments
     stock:
@@ -32,9 +33,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.magento.client import MagentoClient
+from hub.errors import Rejected
 from hub.targets.base import DeliveryResult
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "find_comment",
     "find_document",
     "marker",
+    "resolve_order",
 ]
 
 MARKER_PREFIX = "O2C Hub delivery"
@@ -90,13 +93,33 @@ class Track(BaseModel):
 
 
 class DocumentPayload(BaseModel):
-    """An invoice or shipment of an order's rows."""
+    """An invoice or shipment of an order's rows.
+
+    The order is named by its ``entity_id`` or by its number (``increment_id``, what the
+    hub's canonical documents carry as the order reference), which the adapter looks up.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    magento_order_id: int = Field(gt=0, description="The Magento order's entity_id.")
+    magento_order_id: int | None = Field(None, gt=0, description="The order's entity_id.")
+    order_increment_id: str | None = Field(
+        None, min_length=1, max_length=50, description="The order's number, e.g. 000000123."
+    )
     items: list[ItemQty] = Field(min_length=1)
     tracks: list[Track] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names_the_order(self) -> DocumentPayload:
+        if self.magento_order_id is None and self.order_increment_id is None:
+            raise ValueError("give magento_order_id or order_increment_id")
+        return self
+
+    @property
+    def order_id(self) -> int:
+        """The order's entity_id (after :func:`resolve_order`)."""
+        if self.magento_order_id is None:
+            raise ValueError(f"order {self.order_increment_id} is not resolved yet")
+        return self.magento_order_id
 
     def quantities(self) -> dict[int, Decimal]:
         wanted: dict[int, Decimal] = {}
@@ -181,6 +204,22 @@ def _found(noun: str, document: dict[str, Any], order_id: int, how: str) -> Deli
     )
 
 
+async def resolve_order(client: MagentoClient, payload: DocumentPayload) -> DocumentPayload:
+    """``payload`` with ``magento_order_id`` set, looked up from its order number if need be;
+    an unknown number is :class:`~hub.errors.Rejected` (the order is not in this store)."""
+    if payload.magento_order_id is not None:
+        return payload
+    number = str(payload.order_increment_id)
+    found = await client.find_order_id(number)
+    if found is None:
+        raise Rejected(
+            f"{client.target}: the store has no order numbered {number}",
+            target=client.target,
+            status_code=404,
+        )
+    return payload.model_copy(update={"magento_order_id": found})
+
+
 async def find_document(
     client: MagentoClient,
     kind: Literal["invoice", "shipment"],
@@ -189,7 +228,7 @@ async def find_document(
 ) -> tuple[DeliveryResult | None, bool]:
     """The invoice (shipment) an earlier attempt created, and whether the quantities still
     fit the order (when nothing was found)."""
-    order_id = payload.magento_order_id
+    order_id = payload.order_id
     wanted = payload.quantities()
     existing = await (
         client.search_invoices(order_id) if kind == "invoice" else client.search_shipments(order_id)
@@ -219,7 +258,7 @@ async def deliver_document(
     found, _ = await find_document(client, kind, payload, key)
     if found is not None:
         return found
-    order_id = payload.magento_order_id
+    order_id = payload.order_id
     wanted = payload.quantities()
     items = sorted(wanted.items())
     if kind == "invoice":

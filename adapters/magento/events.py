@@ -12,12 +12,16 @@ Three bodies arrive at ``/v1/inbound/magento/<kind>``:
 The order must be in the REST shape (``items``, ``billing_address``,
 ``extension_attributes.shipping_assignments``): configure the webhook's fields so, or let
 polling fetch it. A party is the composite the poller builds, ``{"customer": ...,
-"company": ..., "company_credit": ...}``; a customer or company event becomes its part.
+"company": ..., "company_credit": ...}``; a customer or company event becomes its part. A
+shipment travels with its order (``data.shipment`` and ``data.order``), see
+:mod:`adapters.magento.shipments`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from adapters.magento.shipments import shipment_source
 
 __all__ = ["ENTITY_KEYS", "unwrap"]
 
@@ -56,8 +60,29 @@ def _looks_like(kind: str, entity: dict[str, Any]) -> str | None:
     return None
 
 
+def _shipment(body: dict[str, Any]) -> dict[str, Any]:
+    """A shipment composite (:mod:`adapters.magento.shipments`) from any of the bodies."""
+    if "top_level_items" in body and "shipment" in body:
+        return body  # already the composite (a replay, a middleware)
+    data = body.get("data")
+    holder: dict[str, Any] = body
+    if isinstance(data, dict):
+        value = data.get("value")
+        holder = value if isinstance(value, dict) else data
+    shipment, order = holder.get("shipment"), holder.get("order")
+    if not isinstance(shipment, dict) or not isinstance(order, dict):
+        raise ValueError(
+            f"{_event_name(body)!r} must carry the shipment and its order "
+            "(data.shipment, and data.order with entity_id, increment_id and items): "
+            "configure the webhook's fields so, or poll shipments"
+        )
+    return shipment_source(shipment, order)
+
+
 def unwrap(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """The source document for ``kind`` inside ``body``; ValueError names what is wrong."""
+    if kind == "shipment":
+        return _shipment(body)
     data = body.get("data")
     if "specversion" in body:
         value = data.get("value") if isinstance(data, dict) else None

@@ -43,6 +43,7 @@ class Feed:
 FEEDS: dict[str, Feed] = {
     "order": Feed("/orders", "entity_id", "entity_id"),
     "party": Feed("/customers/search", "id", "entity_id"),
+    "shipment": Feed("/shipments", "entity_id", "entity_id"),
 }
 """Canonical kind → where its changes are read."""
 

@@ -2,12 +2,15 @@
 
 Line net amounts, the VAT breakdown and all document totals are computed here with the
 EN 16931 calculation model, never taken from a source, so every invoice the hub holds
-is arithmetically valid before any XML is rendered.
+is arithmetically valid before any XML is rendered. One exception, bounded: the VAT amount
+of a category (BT-117) may be the amount the source charged (``charged_tax``: a shop that
+rounds VAT per row), when it differs from taxable × rate by no more than that rounding can
+explain and by less than one unit of the currency (EN 16931 BR-CO-17's tolerance), so the
+invoice agrees to the cent with what the customer was charged.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -92,6 +95,24 @@ class InvoiceLine(Canonical):
         )
 
 
+def charged_tax_tolerance(currency: str, items: int) -> Decimal:
+    """How far a charged VAT amount may be from taxable × rate: half a minor unit for each of
+    ``items`` rounded by the source and for the rounding of the product (a minor unit per
+    item, for pro-rata shares of rounded amounts), and less than one unit (BR-CO-17)."""
+    minor = Decimal(1).scaleb(-money.minor_units(currency))
+    return min(minor * (items + 1), Decimal(1) - minor)
+
+
+class ChargedTax(Canonical):
+    """The VAT a source charged on one category and rate (e.g. rounded per row by the shop)."""
+
+    AMOUNT_FIELDS: ClassVar[tuple[str, ...]] = ("amount",)
+
+    category: TaxCategory
+    rate: Rate
+    amount: Amount = Field(ge=0, description="Used as BT-117 of this category and rate.")
+
+
 class VatBreakdown(Canonical):
     """One VAT category and rate (BG-23)."""
 
@@ -172,6 +193,11 @@ class Invoice(Canonical):
     rounding_amount: Amount = Field(ZERO, description="BT-114.")
     preceding_invoice: str | None = Field(None, description="BT-25, required on credit notes.")
     preceding_invoice_date: date | None = Field(None, description="BT-26.")
+    charged_tax: list[ChargedTax] = Field(
+        default_factory=list,
+        description="VAT amounts as the source charged them, per category and rate (see the "
+        "module docstring); groups not listed are computed.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Invoice:
@@ -181,28 +207,66 @@ class Invoice(Canonical):
         differs = self.accounting_currency and self.accounting_currency != self.currency
         if differs and self.exchange_rate is None:
             raise ValueError("exchange_rate is required when accounting currency differs")
+        self._check_charged_tax()
         return self
+
+    def vat_groups(self) -> dict[tuple[TaxCategory, Decimal], tuple[Decimal, int]]:
+        """Taxable amount and number of contributing items per VAT category and rate."""
+        cur = self.currency
+        groups: dict[tuple[TaxCategory, Decimal], tuple[Decimal, int]] = {}
+
+        def add(key: tuple[TaxCategory, Decimal], amount: Decimal) -> None:
+            total, count = groups.get(key, (ZERO, 0))
+            groups[key] = (total + amount, count + 1)
+
+        for line in self.lines:
+            add((line.tax_category, line.tax_rate), line.net_amount_in(cur))
+        for charge in self.charges:
+            add((charge.tax_category, charge.tax_rate), charge.amount)
+        for allowance in self.allowances:
+            add((allowance.tax_category, allowance.tax_rate), -allowance.amount)
+        return groups
+
+    def _check_charged_tax(self) -> None:
+        if not self.charged_tax:
+            return
+        groups = self.vat_groups()
+        seen: set[tuple[TaxCategory, Decimal]] = set()
+        for charged in self.charged_tax:
+            key = (charged.category, charged.rate)
+            label = f"{charged.category.value} {charged.rate:f} %"
+            if key in seen:
+                raise ValueError(f"charged_tax names {label} twice")
+            seen.add(key)
+            if key not in groups:
+                raise ValueError(
+                    f"charged_tax names {label}, which no line, charge or allowance has"
+                )
+            taxable, count = groups[key]
+            computed = money.percent_of(taxable, charged.rate, self.currency)
+            difference = abs(charged.amount - computed)
+            limit = charged_tax_tolerance(self.currency, count)
+            if difference > limit:
+                raise ValueError(
+                    f"charged_tax of {label} is {charged.amount}, {difference} from "
+                    f"taxable × rate = {computed}: more than rounding {count} item(s) can "
+                    f"explain (at most {limit}, EN 16931 BR-CO-17)"
+                )
 
     @computed_field(description="BG-23, computed per category and rate.")  # type: ignore[prop-decorator]
     @property
     def vat_breakdown(self) -> list[VatBreakdown]:
         cur = self.currency
-        taxable: dict[tuple[TaxCategory, Decimal], Decimal] = defaultdict(lambda: ZERO)
-        for line in self.lines:
-            taxable[(line.tax_category, line.tax_rate)] += line.net_amount_in(cur)
-        for charge in self.charges:
-            taxable[(charge.tax_category, charge.tax_rate)] += charge.amount
-        for allowance in self.allowances:
-            taxable[(allowance.tax_category, allowance.tax_rate)] -= allowance.amount
+        charged = {(c.category, c.rate): c.amount for c in self.charged_tax}
         return [
             VatBreakdown(
                 category=category,
                 rate=rate,
                 taxable_amount=amount,
-                tax_amount=money.percent_of(amount, rate, cur),
+                tax_amount=charged.get((category, rate), money.percent_of(amount, rate, cur)),
                 exemption_reason=self.exemption_reasons.get(category),
             )
-            for (category, rate), amount in sorted(taxable.items())
+            for (category, rate), (amount, _) in sorted(self.vat_groups().items())
         ]
 
     @computed_field(description="BG-22, computed.")  # type: ignore[prop-decorator]

@@ -1,7 +1,9 @@
 """``o2c demo``: the hub's main job on the embedded default, end to end on loopback.
 
-Magento simulator → signed webhooks → ``o2c serve`` on SQLite → SAP simulator (OData), with
-faults injected, a progress display and a summary (:mod:`hub.demo`). ``--samples`` instead
+Magento simulator → signed webhooks → ``o2c serve`` on SQLite → SAP simulator (OData);
+then shipped in the shop → invoiced by the hub → posted to the SAP ledger (SOAP journal
+entries) and to the shop's orders, with faults injected, a progress display and a summary
+(:mod:`hub.demo`). ``--samples`` instead
 maps the bundled sample orders to canonical orders and SAP sales-order bodies, offline.
 """
 
@@ -47,11 +49,14 @@ def demo(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run Magento → hub → SAP on loopback: orders pushed by webhook become SAP sales orders.
+    """Run order to cash on loopback: Magento orders become SAP sales orders, get shipped,
+    invoiced by the hub, and the invoices posted to the SAP ledger and to the shop.
 
     The Magento and SAP simulators and `o2c serve` run on 127.0.0.1; SAP fails
-    --fault-rate of its calls (errors, answers lost after the order was saved). The
-    database stays in --workdir: explore it with `o2c messages ...` (the command is printed).
+    --fault-rate of its calls (errors, answers lost after the order was saved). At the end
+    every invoice's amount is compared with its SAP journal entry and the shop's invoice.
+    The database stays in --workdir: explore it with `o2c messages ...` and
+    `o2c invoice list` (the commands are printed).
     """
     if samples:
         _samples(config)
@@ -75,19 +80,27 @@ def demo(
         generated = bar.add_task("orders generated in Magento", total=orders)
         received = bar.add_task("received by the hub (webhooks)", total=orders)
         in_sap = bar.add_task("sales orders created in SAP", total=orders)
+        shipped = bar.add_task("parcels shipped (shop)", total=None)
+        invoiced = bar.add_task("invoices issued (hub)", total=None)
+        ledger = bar.add_task("invoices in the SAP ledger", total=None)
+        shop = bar.add_task("invoices on the shop's orders", total=None)
         faults = bar.add_task("retried / dead-lettered", total=None)
 
         def show(progress: DemoProgress) -> None:
             bar.update(generated, completed=progress.generated)
             bar.update(received, completed=progress.received)
             bar.update(in_sap, completed=progress.in_sap)
+            bar.update(shipped, completed=progress.shipments)
+            bar.update(invoiced, completed=progress.invoices, total=progress.shipments or None)
+            bar.update(ledger, completed=progress.in_ledger, total=progress.invoices or None)
+            bar.update(shop, completed=progress.shop_invoices, total=progress.invoices or None)
             bar.update(
                 faults,
                 description=f"retried {progress.retried} / dead-lettered {progress.dead}",
             )
 
         report = run_demo(options, show)
-    table = Table(title="o2c demo: Magento → hub → SAP")
+    table = Table(title="o2c demo: Magento → hub → SAP, shipped, invoiced, posted")
     table.add_column("")
     table.add_column("", justify="right")
     for label, value in describe(report):
@@ -95,20 +108,30 @@ def demo(
     out.print(table)
     for fingerprint, count in report.dead_letters:
         out.print(f"dead letters ({count}): {fingerprint}", markup=False, style="yellow")
+    for mismatch in report.invoices.mismatches[:10]:
+        out.print(f"amounts differ: {mismatch}", markup=False, style="red")
     url = f"sqlite:///{report.database}"
     out.print(
         f"Explore: O2C_DATABASE_URL={url} o2c messages search --external-id 000000001\n"
-        f"         O2C_DATABASE_URL={url} o2c dlq list",
+        f"         O2C_DATABASE_URL={url} o2c dlq list\n"
+        f"         O2C_CONFIG={report.database.parent / 'hub.yaml'} O2C_DATABASE_URL={url} "
+        f"o2c invoice list",
         markup=False,
     )
     if not report.ok:
         err.print(
-            "not every order reached SAP exactly once"
-            + ("" if report.finished else " before the time limit"),
+            "not every order reached SAP exactly once, or not every shipment was invoiced and "
+            "posted with the same amounts" + ("" if report.finished else " before the time limit"),
             style="red",
         )
         raise typer.Exit(1)
-    out.print(f"every one of {orders} orders is in SAP once; nothing pending.", style="green")
+    i = report.invoices
+    out.print(
+        f"every one of {orders} orders is in SAP once; {i.issued} invoices for "
+        f"{report.progress.shipments} parcels, each in the SAP ledger and on the shop's order "
+        "with the same amount to the cent; nothing pending.",
+        style="green",
+    )
 
 
 def _samples(config: Path | None) -> None:

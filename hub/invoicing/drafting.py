@@ -6,9 +6,13 @@ InvoiceStore` issues (it assigns the number; the draft carries ``DRAFT``):
 * one invoice line per shipment line, for the shipped quantity of its order line;
 * the price from the pricing rules when they are configured (every line records which rules
   made its price), else the shop's unit price, with the order line's discount prorated to
-  the quantity shipped;
+  the quantity shipped (the line's last invoice taking the remainder);
 * VAT by :mod:`hub.invoicing.tax` when the seller's tax configuration is given, else the
-  category and rate the shop charged;
+  category and rate the shop charged, and the VAT amount the shop charged (its pro-rata
+  share for a partial shipment, the shop's last invoice of a row taking the remainder, as
+  Magento's does) when the shop's prices stand and it is within rounding of taxable × rate
+  (:func:`~hub.canonical.invoice.charged_tax_tolerance`): the invoice then agrees to the
+  cent with the shop's invoice and with the payment the shop took;
 * the order's shipping and surcharges as document charges on the order's first invoice
   only, so a partial shipment never bills them twice;
 * document allowances of the pricing rules spread over the VAT groups in proportion to
@@ -20,14 +24,20 @@ InvoiceStore` issues (it assigns the number; the draft carries ``DRAFT``):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from hub import money
 from hub.canonical.common import PartyRef, PaymentTerms, TaxCategory
-from hub.canonical.invoice import AllowanceCharge, Invoice, InvoiceLine
+from hub.canonical.invoice import (
+    AllowanceCharge,
+    ChargedTax,
+    Invoice,
+    InvoiceLine,
+    charged_tax_tolerance,
+)
 from hub.canonical.order import Order, OrderLine
 from hub.canonical.shipment import Shipment
 from hub.errors import HubError
@@ -70,8 +80,10 @@ def draft_invoice(
     tax: TaxConfig | None = None,
     rates: ExchangeRates | None = None,
     buyer_terms: PaymentTerms | None = None,
+    invoiced_parts: Mapping[str, Sequence[Decimal]] | None = None,
 ) -> Invoice:
-    """The invoice ``shipment`` produces (see the module docstring)."""
+    """The invoice ``shipment`` produces (see the module docstring). ``invoiced_parts``:
+    per order line, the quantity of each earlier invoice (for the shop's VAT shares)."""
     if shipment.order_number != order.order_number:
         raise DraftError(
             f"shipment {shipment.shipment_number} is for order {shipment.order_number}, "
@@ -114,7 +126,8 @@ def draft_invoice(
                 exemption[category] = decision.exemption_reason
         allowances: list[AllowanceCharge] = []
         if priced is None:
-            discount = _prorate(line.discount_amount, quantity, line.quantity, currency)
+            earlier = _earlier(line.line_id, already, invoiced_parts)
+            discount = _share(line.discount_amount, quantity, line.quantity, earlier, currency)
             if discount:
                 reason = line.discount_reason or "Discount"
                 allowances.append(AllowanceCharge(amount=discount, reason=reason))
@@ -182,6 +195,10 @@ def draft_invoice(
         charges=document_charges,
         exemption_reasons=exemption,
     )
+    if tax is None and priced is None:
+        charged = _charged_tax(draft, shipped, document_charges, order, already, invoiced_parts)
+        if charged:
+            draft = draft.model_copy(update={"charged_tax": charged})
     plan = schedule(terms, issue_date, draft.totals.payable_amount, currency)
     return draft.model_copy(
         update={
@@ -189,6 +206,70 @@ def draft_invoice(
             "payment_terms": terms.model_copy(update={"description": plan.text}),
         }
     )
+
+
+def _earlier(
+    line_id: str,
+    already: Mapping[str, Decimal],
+    invoiced_parts: Mapping[str, Sequence[Decimal]] | None,
+) -> list[Decimal]:
+    """The quantities earlier invoices billed of a line (one lump when unknown)."""
+    if invoiced_parts is not None:
+        return list(invoiced_parts.get(line_id, ()))
+    done = already.get(line_id, ZERO)
+    return [done] if done > 0 else []
+
+
+def _share(
+    amount: Decimal,
+    quantity: Decimal,
+    ordered: Decimal,
+    earlier: Sequence[Decimal],
+    currency: str,
+) -> Decimal:
+    """This invoice's share of a row's amount (discount, VAT): pro rata, rounded, the row's
+    last invoice taking what the earlier shares left, so a row's invoices add up to it
+    exactly (as the shop's own invoices do)."""
+    if sum(earlier, ZERO) + quantity >= ordered:
+        return amount - sum((_prorate(amount, part, ordered, currency) for part in earlier), ZERO)
+    return _prorate(amount, quantity, ordered, currency)
+
+
+def _charged_tax(
+    draft: Invoice,
+    shipped: list[tuple[OrderLine, Decimal]],
+    charges: list[AllowanceCharge],
+    order: Order,
+    already: Mapping[str, Decimal],
+    invoiced_parts: Mapping[str, Sequence[Decimal]] | None,
+) -> list[ChargedTax]:
+    """The VAT the shop charged on what this invoice bills, per category and rate, where
+    it is within rounding of taxable × rate (other groups are computed)."""
+    currency = draft.currency
+    charged: dict[tuple[TaxCategory, Decimal], Decimal] = defaultdict(lambda: ZERO)
+    for line, quantity in shipped:
+        earlier = _earlier(line.line_id, already, invoiced_parts)
+        share = _share(line.tax_amount, quantity, line.quantity, earlier, currency)
+        charged[(line.tax_category, line.tax_rate)] += share
+    if charges:  # the order's first invoice carries its shipping and surcharges whole
+        if (
+            order.shipping is not None
+            and order.shipping.amount - order.shipping.discount_amount > 0
+        ):
+            key = (order.shipping.tax_category, order.shipping.tax_rate)
+            charged[key] += order.shipping.tax_amount
+        for charge in order.charges:
+            if charge.amount > 0:
+                charged[(charge.tax_category, charge.tax_rate)] += charge.tax_amount
+    found = []
+    for (category, rate), (taxable, count) in sorted(draft.vat_groups().items()):
+        amount = charged.get((category, rate))
+        if amount is None or amount < 0:
+            continue
+        computed = money.percent_of(taxable, rate, currency)
+        if amount != computed and abs(amount - computed) <= charged_tax_tolerance(currency, count):
+            found.append(ChargedTax(category=category, rate=rate, amount=amount))
+    return found
 
 
 def _price(

@@ -121,6 +121,7 @@ class InvoicingService:
             seller=self.settings.seller,
             issue_date=issue_date,
             already_invoiced=self.store.invoiced_quantities(order.order_number),
+            invoiced_parts=self.store.invoiced_parts(order.order_number),
             pricing=self._pricing,
             tax=self.settings.tax,
             rates=self._rates,

@@ -573,6 +573,20 @@ class InvoiceStore:
             claimed = self._claimed(conn, {order_number})
         return {line: qty for (_, line), qty in sorted(claimed.items())}
 
+    def invoiced_parts(self, order_number: str) -> dict[str, list[Decimal]]:
+        """Per line of the order: the quantity each invoice billed, in the order issued
+        (credit notes left out); what a shop's pro-rata shares are recomputed from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(C.line_id, C.quantity).where(C.order_number == order_number).order_by(C.id)
+            )
+            parts: dict[str, list[Decimal]] = defaultdict(list)
+            for row in rows:
+                quantity = Decimal(row.quantity)
+                if quantity > 0:
+                    parts[row.line_id].append(quantity)
+        return dict(parts)
+
     def creditable(self, number: str) -> Creditable:
         """What is left to credit on invoice ``number``."""
         with self.engine.connect() as conn:
