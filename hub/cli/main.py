@@ -17,6 +17,7 @@ from hub.cli import (
     adapters_cmd,
     apikey_cmd,
     audit_cmd,
+    billing_cmd,
     config_cmd,
     demo_cmd,
     invoice_cmd,
@@ -53,6 +54,7 @@ app.add_typer(apikey_cmd.app, name="apikey")
 app.add_typer(adapters_cmd.app, name="adapters")
 app.add_typer(invoice_cmd.app, name="invoice")
 app.add_typer(invoice_cmd.credit_app, name="credit")
+app.add_typer(billing_cmd.app, name="billing")
 
 _state = {"debug": False}
 

@@ -122,11 +122,12 @@ def serve(
     ] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Run the HTTP API, the delivery workers and the source pollers in one process
-    (SQLite upgrades itself)."""
+    """Run the HTTP API, the delivery workers, the source pollers and recurring billing
+    in one process (SQLite upgrades itself)."""
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.invoicing.billing import billing_loop, scheduled_billing
 
     settings = load_settings(config)
     if settings.server.workers > 1:
@@ -141,10 +142,12 @@ def serve(
     runtime.require_current_schema()
     the_worker = runtime.worker(concurrency=concurrency)
     scheduler = PollScheduler(runtime.pollers() if pollers else [])
+    billing = scheduled_billing(runtime)  # (service, every N seconds) or None
     poll_secrets = tuple(s for p in scheduler.pollers for s in p.adapter.secrets())
     configure_logging(settings.logging, secrets=the_worker.secrets + poll_secrets)
     worker_task: asyncio.Task[None] | None = None
     poll_task: asyncio.Task[None] | None = None
+    billing_task: asyncio.Task[None] | None = None
 
     def alive() -> bool:
         return not workers or (worker_task is not None and not worker_task.done())
@@ -161,7 +164,7 @@ def serve(
     )
 
     async def main() -> None:
-        nonlocal worker_task, poll_task
+        nonlocal worker_task, poll_task, billing_task
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -175,6 +178,8 @@ def serve(
             worker_task = asyncio.create_task(the_worker.run(stop))
         if scheduler.pollers:
             poll_task = asyncio.create_task(scheduler.run(stop))
+        if billing is not None:
+            billing_task = asyncio.create_task(billing_loop(billing[0], stop, every=billing[1]))
         try:
             await server.serve()  # returns once shutdown() asked it to
         finally:
@@ -183,6 +188,8 @@ def serve(
                 await worker_task
             if poll_task is not None:
                 await poll_task  # the page in progress is ingested and its cursor saved
+            if billing_task is not None:
+                await billing_task  # the period being billed is finished
             await scheduler.aclose()
             for target in the_worker.targets.values():
                 await target.aclose()
@@ -191,5 +198,6 @@ def serve(
     err.print(
         f"serving on http://{server.config.host}:{server.config.port} with worker {the_worker.name}"
         + (f", polling {polling}" if polling else "")
+        + (f", billing every {billing[1]} s" if billing is not None else "")
     )
     asyncio.run(main())

@@ -47,3 +47,13 @@ class InvoicingSettings(BaseModel):
     tax: TaxConfig | None = Field(
         None, description="VAT rules; without them the categories and rates the shop charged."
     )
+    contracts: Path | None = Field(
+        None,
+        description="Folder (or file) of recurring-billing contracts (docs/billing.md).",
+    )
+    billing_every_seconds: int | None = Field(
+        3600,
+        ge=0,
+        description="How often `o2c serve` bills the contracts' due periods; 0 or null: never "
+        "(bill with `o2c billing run`).",
+    )

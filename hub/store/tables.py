@@ -317,3 +317,33 @@ invoice_series_table = _table(InvoiceSeries)
 issued_invoice_table = _table(IssuedInvoiceRecord)
 invoice_line_claim_table = _table(InvoiceLineClaim)
 credit_hold_table = _table(CreditHold)
+
+
+class BillingPeriodRecord(SQLModel, table=True):
+    """A contract period that was billed: written in the transaction that issues its invoice
+    (see ``hub/invoicing/billing.py``), so a row exists exactly when the invoice does.
+
+    ``period_start``/``period_end`` are the schedule's period (the key); ``billed_from``/
+    ``billed_to`` the days billed in it (fewer at a contract's start or end). ``emitted_at``
+    stays empty until the invoice was handed to the routes, so a crash in between is
+    emitted again by the next run.
+    """
+
+    __tablename__ = "billing_period"
+
+    contract_id: str = Field(primary_key=True, max_length=128)
+    period_start: date = Field(primary_key=True)
+    period_end: date = Field(description="Last day of the period (inclusive).")
+    billed_from: date
+    billed_to: date = Field(description="Last day billed (inclusive).")
+    invoice_number: str = Field(
+        foreign_key="issued_invoice.number", max_length=64, unique=True, description="BT-1."
+    )
+    currency: str = Field(max_length=3)
+    net_total: str = Field(max_length=40, description="BT-109 as exact decimal text.")
+    billed_at: datetime
+    emitted_at: datetime | None = None
+    message_id: str | None = Field(default=None, max_length=36)
+
+
+billing_period_table = _table(BillingPeriodRecord)
