@@ -138,6 +138,8 @@ class DemoReport:
             and i.issued == p.shipments
             and i.in_sap == i.issued
             and i.in_shop == i.issued
+            and p.in_ledger == i.issued  # no invoice posted twice, retries and lost answers
+            and p.shop_invoices == i.issued  # notwithstanding
             and not i.mismatches
         )
 
@@ -423,6 +425,7 @@ def run_demo(
             batch = 0
             deadline = time.monotonic() + options.duration + options.timeout
             finished = False
+            quiet = 0
             next_tick = time.monotonic()
             while time.monotonic() < deadline:
                 now = time.monotonic()
@@ -448,19 +451,26 @@ def run_demo(
                 progress.shop_invoices = int(http.get(f"{magento}/_sim/state").json()["invoices"])
                 if on_progress is not None:
                     on_progress(progress)
-                done = (
+                pushing = http.get(f"{magento}/_sim/webhooks").json()["webhooks_pending"]
+                settled = (
                     progress.generated == options.orders
                     and progress.received == options.orders
                     and len(warehouse.orders) == options.orders
                     and warehouse.shipped_orders == options.orders
                     and progress.shipments_received == progress.shipments
                     and progress.invoices >= progress.shipments - progress.dead
+                    and progress.in_ledger >= progress.invoices - progress.dead
+                    and progress.shop_invoices >= progress.invoices - progress.dead
                     and progress.pending == 0
+                    and pushing == 0
                 )
-                if done:
+                # the shop pushes the orders it invoiced once more (their state changed):
+                # done when that has been taken in too, i.e. settled twice in a row
+                quiet = quiet + 1 if settled else 0
+                if quiet >= 2:
                     finished = True
                     break
-                time.sleep(0.25)
+                time.sleep(0.5 if quiet else 0.25)
             webhooks = http.get(f"{magento}/_sim/webhooks").json()
         sap_state = http.get(f"{sap}/_sim/state").json()
         journal = http.get(f"{ledger}/_sim/state").json()
@@ -511,8 +521,8 @@ def describe(report: DemoReport) -> list[tuple[str, str]]:
         ("shipments received by the hub", str(p.shipments_received)),
         ("invoices issued", f"{i.issued} ({i.first or '-'} … {i.last or '-'})"),
         ("invoiced (gross, all currencies)", f"{i.gross_total:f}"),
-        ("invoices posted to the SAP ledger", str(i.in_sap)),
-        ("invoices posted to the shop", str(i.in_shop)),
+        ("invoices posted to the SAP ledger", f"{i.in_sap} ({p.in_ledger} journal entries)"),
+        ("invoices posted to the shop", f"{i.in_shop} ({p.shop_invoices} shop invoices)"),
         ("amounts differing hub/SAP/shop", str(len(i.mismatches))),
         ("faults injected by SAP", faults),
         ("seconds", f"{report.seconds:.1f}"),
