@@ -8,8 +8,10 @@ Nothing is read at import time. :func:`load_settings` is the factory; it
 3. replaces secret references -- ``{$env: NAME}`` and ``{$file: PATH}`` -- wherever a value
    is expected (a ``$file`` path is relative to the config file; one trailing newline of the
    file's content is dropped);
-4. makes relative paths absolute: entries of ``mappings.paths`` written in the file are
-   relative to the config file's directory; a relative SQLite database path
+4. makes relative paths absolute: every path setting written in the file
+   (``mappings.paths``, ``routes.file``, ``invoicing.pricing``, ``invoicing.rates_file``,
+   ``invoicing.contracts``) is relative to the config file's directory, so the hub reads
+   the same files whatever directory it is started from; a relative SQLite database path
    (``sqlite:///hub.db``) is relative to the *current working directory*, so that the
    bundled default never puts the database inside the installed package, and so that it
    behaves as SQLAlchemy would; paths given in ``O2C_*`` variables are relative to the
@@ -18,7 +20,11 @@ Nothing is read at import time. :func:`load_settings` is the factory; it
    upper-cased with ``.`` turned into ``_`` (``server.port`` -> ``O2C_SERVER_PORT``,
    ``mappings.control_totals.on_mismatch`` -> ``O2C_MAPPINGS_CONTROL_TOTALS_ON_MISMATCH``).
    The table is built from the models, so underscores inside key names are never ambiguous.
-   List settings take comma-separated values. ``O2C_CONFIG``, ``O2C_DEBUG`` and
+   List settings take comma-separated values. Settings inside an optional section
+   (``invoicing``, ``invoicing.tax``) have variables too (``O2C_INVOICING_SERIES``), but a
+   variable only overrides a key of a section the file has: it cannot create the section,
+   which needs keys no single variable gives (the seller), so a variable for a section the
+   file leaves out is an error naming the section. ``O2C_CONFIG``, ``O2C_DEBUG`` and
    ``O2C_DISABLED_PLUGINS`` are reserved for other uses; any other unknown ``O2C_*``
    variable is an error that suggests the closest known name;
 6. validates everything with the pydantic models below and refuses placeholder secrets when
@@ -41,8 +47,8 @@ from datetime import timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal, Self, get_args, get_origin
+from types import MappingProxyType, UnionType
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -375,7 +381,9 @@ class Settings(BaseModel):
         """Where each leaf setting came from, by dotted key.
 
         ``file:line:column``, ``environment variable O2C_X`` or ``default``; empty when the
-        settings were built directly rather than by :func:`load_settings`.
+        settings were built directly rather than by :func:`load_settings`. An optional
+        section that is not configured (``invoicing: null``) is listed by its own key, not
+        by the leaves it would have.
         """
         return MappingProxyType(self._origins)
 
@@ -403,6 +411,9 @@ class _Leaf:
     is_list: bool
     is_path: bool
     secret: bool
+    optional_sections: tuple[tuple[str, ...], ...] = ()
+    """The optional sections (``invoicing``) the leaf is inside, outermost first: it exists
+    only when they are configured."""
 
     @property
     def key(self) -> str:
@@ -413,19 +424,39 @@ class _Leaf:
         return ENV_PREFIX + "_".join(self.path).upper()
 
 
-def _walk_fields(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[_Leaf]:
+def _section(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model of a section field, and whether it is optional (``Model | None``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    args = get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType) and type(None) in args:
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) == 1 and len(args) == 2:
+            return models[0], True
+    return None, False
+
+
+def _walk_fields(
+    model: type[BaseModel],
+    prefix: tuple[str, ...],
+    optional: tuple[tuple[str, ...], ...] = (),
+) -> Iterator[_Leaf]:
+    """Every leaf under ``model``, optional sections (``invoicing``) included, so that
+    their paths are resolved and their keys can be overridden like any other."""
     for name, info in model.model_fields.items():
         annotation = info.annotation
         path = (*prefix, name)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _walk_fields(annotation, path)
+        section, is_optional = _section(annotation)
+        if section is not None:
+            yield from _walk_fields(section, path, (*optional, path) if is_optional else optional)
             continue
         args = get_args(annotation)
         yield _Leaf(
             path=path,
-            is_list=get_origin(annotation) in (tuple, list),
+            is_list=get_origin(annotation) in (tuple, list, set, frozenset),
             is_path=annotation is Path or Path in args,
             secret=annotation is SecretStr or SecretStr in args,
+            optional_sections=optional,
         )
 
 
@@ -556,7 +587,10 @@ def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
 
 
 def _get_attr_path(obj: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path``; None inside an optional section that is not configured."""
     for part in path:
+        if obj is None:
+            return None
         obj = getattr(obj, part)
     return obj
 
@@ -566,11 +600,20 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
     for part in path:
         if not isinstance(part, str) or part not in model.model_fields:
             return None
-        annotation = model.model_fields[part].annotation
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        section, _ = _section(model.model_fields[part].annotation)
+        if section is None:
             return None
-        model = annotation
+        model = section
     return model
+
+
+def _absent_section(data: dict[str, Any], leaf: _Leaf) -> tuple[str, ...] | None:
+    """The outermost optional section of ``leaf`` that ``data`` does not configure."""
+    for section in leaf.optional_sections:
+        found, value = _get_path(data, section)
+        if not found or value is None:
+            return section
+    return None
 
 
 # --------------------------------------------------------------------------- loading
@@ -708,6 +751,10 @@ def _apply_env(load: _Load, data: dict[str, Any]) -> None:
             )
             load.report_env(name, f"not a known setting; {hint}")
             continue
+        missing = _absent_section(data, leaf)
+        if missing is not None:
+            load.report_env(name, _no_section_reason(leaf, missing))
+            continue
         raw = load.environ[name]
         value: Any = raw
         if leaf.is_list:
@@ -719,6 +766,22 @@ def _apply_env(load: _Load, data: dict[str, Any]) -> None:
         if _set_path(data, leaf.path, value):
             load.env_sources[leaf.path] = name
         # else: the section in the way is not a mapping; validation reports that.
+
+
+def _no_section_reason(leaf: _Leaf, section: tuple[str, ...]) -> str:
+    """Why an override of ``leaf`` is refused: its optional ``section`` is not configured."""
+    key = ".".join(section)
+    model = _model_at(section)
+    required = [
+        f"{key}.{name}"
+        for name, info in (model.model_fields.items() if model is not None else ())
+        if info.is_required()
+    ]
+    needs = f" (it needs {', '.join(required)})" if required else ""
+    return (
+        f"sets {leaf.key}, but the config file has no `{key}:` section; a variable overrides "
+        f"a key of a section and does not create one: add `{key}:`{needs} to the config file"
+    )
 
 
 def _check_placeholders(load: _Load, data: dict[str, Any]) -> None:
@@ -840,8 +903,23 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         raise ConfigError(load.problems.message() or f"{file}: invalid configuration") from None
 
     settings._source_file = file
-    settings._origins = {leaf.key: _origin(load, leaf) for leaf in _leaves()}
+    settings._origins = _origins(load, settings)
     return settings
+
+
+def _origins(load: _Load, settings: Settings) -> dict[str, str]:
+    """Origin of every leaf, and of each optional section that is not configured."""
+    origins: dict[str, str] = {}
+    for leaf in _leaves():
+        absent = next(
+            (s for s in leaf.optional_sections if _get_attr_path(settings, s) is None), None
+        )
+        if absent is None:
+            origins[leaf.key] = _origin(load, leaf)
+        elif ".".join(absent) not in origins:
+            where = load.doc.values.get(absent)
+            origins[".".join(absent)] = str(where) if where is not None else "default"
+    return origins
 
 
 def _origin(load: _Load, leaf: _Leaf) -> str:

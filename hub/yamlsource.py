@@ -6,7 +6,9 @@ mark on every node, so we build plain Python values from the node tree ourselves
 a side table from each value's path to its position.
 
 Numbers with a fraction are read as :class:`~decimal.Decimal`, never float: money and
-tolerances in these files must mean exactly what was typed.
+tolerances in these files must mean exactly what was typed. A value YAML recognises but
+cannot build (the date ``2026-13-01``, an unknown ``!tag``) is a located
+:class:`~hub.errors.SourceFileError` like a syntax error, never a bare ``ValueError``.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def _mark(file: str, node: yaml.Node) -> Location:
 
 
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 def _key_text(key: object) -> str:
@@ -119,8 +122,14 @@ class _Builder:
             try:
                 return Decimal(text)
             except InvalidOperation:  # .inf / .nan: let YAML say what it is
-                return self._constructor.construct_object(node)
-        return self._constructor.construct_object(node)
+                pass
+        try:
+            return self._constructor.construct_object(node)
+        except ValueError as exc:  # 2026-13-01 matches YAML's timestamp but is no day
+            what = "a date" if node.tag == _TIMESTAMP_TAG else "a value"
+            raise SourceFileError(
+                f"{_mark(self.file, node)}: {node.value!r} is not {what}: {exc}"
+            ) from None
 
 
 def load_located(text: str, file: str) -> LocatedDocument:
@@ -136,7 +145,12 @@ def load_located(text: str, file: str) -> LocatedDocument:
     if node is None:
         builder.doc.data = None
         return builder.doc
-    builder.doc.data = builder.build(node, ())
+    try:
+        builder.doc.data = builder.build(node, ())
+    except yaml.MarkedYAMLError as exc:  # e.g. an unknown !tag, a bad << merge
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise SourceFileError(f"{where}: YAML error: {exc.problem or exc.context}") from exc
     return builder.doc
 
 

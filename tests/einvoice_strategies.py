@@ -23,6 +23,10 @@ The population:
   VAT accounting currency (BT-6) with an exchange rate, sometimes the same as BT-5.
 * Prepaid amounts, cash rounding (BT-114), due dates, payment terms, tax point dates,
   notes, delivery addresses, contacts, legal registration ids.
+* An invoicing period (BG-14) on about half of the documents: start and end (end ≥ start,
+  BR-29), the start only or the end only (BR-CO-19 asks for one at least); some lines with
+  a line period (BG-26, the same three shapes) inside the invoicing period where that
+  gives a start or an end (PEPPOL-EN16931-R110/R111).
 * Credit notes (381) reference the invoice they correct (BT-25, sometimes BT-26).
 * VAT amounts as a source charged them (``charged_tax``, a shop rounding per row): some
   groups' BT-117 off taxable × rate by up to the tolerance the canonical model allows.
@@ -41,9 +45,10 @@ Limits the rules impose, kept here on purpose:
 * Every party has an electronic address (Peppol R010/R020): a GLN with a valid check
   digit in ``external_ids["peppol"]`` as ``"0088:<GLN>"``, or a VAT id whose prefix has an
   EAS VAT scheme (``hub.einvoice.ubl.VAT_ENDPOINT_SCHEMES``).
-* Intra-community supply (K) needs the actual delivery date (BT-72, BR-IC-11), which the
-  canonical invoice does not carry: :func:`delivery_date_for` gives the one to pass to a
-  renderer (the issue date, for documents with a K line).
+* Intra-community supply (K) needs the actual delivery date (BT-72) or the invoicing
+  period (BR-IC-11). The canonical invoice does not carry BT-72: for a document with a K
+  line and no invoicing period, :func:`delivery_date_for` gives the one to pass to a
+  renderer (the issue date); a K document with a period is rendered without one.
 """
 
 from __future__ import annotations
@@ -166,10 +171,55 @@ def gln(body: str) -> str:
 
 def delivery_date_for(document: Invoice) -> date | None:
     """BT-72 for a generated document: the issue date when it has an intra-community
-    supply (BR-IC-11 wants BT-72 or BG-14; the canonical invoice has neither)."""
+    supply and no invoicing period (BR-IC-11 wants BT-72 or BG-14; the canonical invoice
+    cannot carry BT-72). None with a period, so that the period alone meets BR-IC-11."""
+    if document.invoicing_period_start or document.invoicing_period_end:
+        return None
     categories = {line.tax_category for line in document.lines}
     categories |= {ac.tax_category for ac in (*document.allowances, *document.charges)}
     return document.issue_date if TaxCategory.INTRA_COMMUNITY in categories else None
+
+
+def _period(
+    draw: st.DrawFn, low: date, high: date, *, shapes: list[str]
+) -> tuple[date | None, date | None]:
+    """A period inside [low, high]: both dates (start ≤ end), the start only, the end only
+    or none, as ``shapes`` weighs them."""
+    shape = draw(st.sampled_from(shapes))
+    start = draw(st.dates(low, high))
+    end = draw(st.dates(start, high))
+    if shape == "both":
+        return start, end
+    if shape == "start":
+        return start, None
+    if shape == "end":
+        return None, end
+    return None, None
+
+
+def _with_periods(draw: st.DrawFn, data: dict[str, Any], issue: date) -> None:
+    """BG-14 on about half the documents, BG-26 on some lines, inside BG-14 (see above)."""
+    start, end = _period(
+        draw,
+        issue - timedelta(days=120),
+        issue + timedelta(days=92),
+        shapes=["none", "none", "none", "both", "both", "start", "end"],
+    )
+    if start is not None:
+        data["invoicing_period_start"] = start
+    if end is not None:
+        data["invoicing_period_end"] = end
+    # R110/R111 bind a line's start to BT-73 and its end to BT-74, each where given
+    low = start or (end or issue) - timedelta(days=120)
+    high = end or low + timedelta(days=120)
+    for line in data["lines"]:
+        line_start, line_end = _period(
+            draw, low, high, shapes=["none", "none", "none", "both", "start", "end"]
+        )
+        if line_start is not None:
+            line["period_start"] = line_start
+        if line_end is not None:
+            line["period_end"] = line_end
 
 
 def _exact_quantum(currency: str) -> Decimal | None:
@@ -453,6 +503,7 @@ def _document_data(draw: st.DrawFn, *, credit_note: bool) -> dict[str, Any]:
     elif terms == "discount":
         data["payment_terms"] = {"net_days": 30, "discount_percent": "2", "discount_days": 10}
     data["notes"] = draw(st.lists(st.sampled_from(["Thank you!", "Lot 42 & 43"]), max_size=2))
+    _with_periods(draw, data, issue)
 
     reasons: dict[str, str] = {}
     if "E" in categories:

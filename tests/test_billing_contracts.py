@@ -388,7 +388,7 @@ def test_the_settings_take_a_contracts_path_and_a_billing_interval(tmp_path: Pat
     loaded = load_settings(config, environ={}).invoicing
     assert loaded is not None
     # Like `pricing`: kept as written, so a relative path is relative to where `o2c` runs.
-    assert loaded.contracts == Path("config/billing")
+    assert loaded.contracts == tmp_path / "config/billing"  # beside the config file
     assert loaded.billing_every_seconds == 600
     assert InvoicingSettings(seller=SELLER).billing_every_seconds == 3600
     assert InvoicingSettings(seller=SELLER).contracts is None

@@ -281,9 +281,11 @@ def test_the_worked_example_of_the_docs() -> None:
     )
     assert invoice.totals.tax_exclusive_total == D("543.74")
     assert invoice.totals.tax_total == D("103.31")
-    assert invoice.notes == [
-        "Invoicing period 2026-03-01 to 2026-03-31 (contract C-1, billed monthly in advance)."
-    ]
+    assert invoice.notes == []
+    assert (invoice.invoicing_period_start, invoice.invoicing_period_end) == (
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+    )
     assert invoice.buyer_reference == "C-1"
     assert invoice.external_ids == {"contract": "C-1"}
     assert invoice.due_date == date(2026, 3, 31)  # the seller's 2/10 net 30

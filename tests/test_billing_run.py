@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from hub.cli.main import app, run
 from hub.config import load_settings
+from hub.einvoice.cii import render_cii, validate_cii
 from hub.einvoice.ubl import render_ubl, validate_ubl
 from hub.ingest import Ingestor
 from hub.invoicing.billing import (
@@ -53,6 +55,10 @@ from tests.test_billing_contracts import EXAMPLE, contract_data, contracts_text
 from tests.test_billing_contracts import settings as invoicing_settings
 
 D = Decimal
+UBL_NS = {
+    "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+    "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
+}
 MAPPINGS = [ROOT / "mappings"]
 YEAR_END = date(2026, 12, 31)
 ROUTES = """\
@@ -152,10 +158,84 @@ def test_a_run_bills_every_due_period_once_and_a_second_run_nothing(hub: Hub) ->
     document = brix_q1.issued.document
     assert {ln.tax_category.value for ln in document.lines} == {"AE"}  # the VAT rules decided
     assert document.exemption_reasons
-    assert document.notes[0].startswith("Invoicing period 2026-02-10 to 2026-03-31")
+    # the days billed are the invoicing period (BG-14); no note repeats them
+    assert (document.invoicing_period_start, document.invoicing_period_end) == (
+        date(2026, 2, 10),
+        date(2026, 3, 31),
+    )
+    assert document.notes == []
 
     for billed in (first.billed[0], by_key["contract:ACME-SUPPORT-2026:2026-03-01"], brix_q1):
         assert_valid_ubl(service, billed.issued.number)
+
+
+def test_the_billed_invoice_carries_the_invoicing_period_into_the_ubl(hub: Hub) -> None:
+    """BG-14 is the days billed; a line billed for one stretch of them carries it (BG-26)."""
+    service = hub.service()
+    billed = service.run(until=date(2026, 3, 1), issue_date=date(2026, 3, 1)).billed
+    january, _, march = (b.issued for b in billed)
+    assert (january.document.invoicing_period_start, january.document.invoicing_period_end) == (
+        date(2026, 1, 15),
+        date(2026, 1, 31),
+    )
+    assert [(ln.period_start, ln.period_end) for ln in january.document.lines] == [(None, None)]
+    document = march.document
+    assert (document.invoicing_period_start, document.invoicing_period_end) == (
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+    )
+    # 10 seats until the 14th, 12 from the 15th (docs/billing.md)
+    assert [(ln.period_start, ln.period_end) for ln in document.lines] == [
+        (date(2026, 3, 1), date(2026, 3, 14)),
+        (date(2026, 3, 15), date(2026, 3, 31)),
+    ]
+    xml = render_ubl(document, options=ubl_options(service.settings))
+    root = etree.fromstring(xml)
+    names = [etree.QName(e).localname for e in root]
+    assert names[names.index("BuyerReference") + 1] == "InvoicePeriod"
+    assert root.xpath("cac:InvoicePeriod/cbc:*/text()", namespaces=UBL_NS) == [
+        "2026-03-01",
+        "2026-03-31",
+    ]
+    assert root.xpath("cac:InvoiceLine/cac:InvoicePeriod/cbc:*/text()", namespaces=UBL_NS) == [
+        "2026-03-01",
+        "2026-03-14",
+        "2026-03-15",
+        "2026-03-31",
+    ]
+    assert validate_ubl(xml).valid
+
+
+def test_intra_community_goods_are_billed_with_the_period_as_br_ic_11_asks() -> None:
+    """Category K needs the delivery date or the invoicing period: the period is enough."""
+    data = contract_data(
+        customer={
+            "name": "Brix Bouw B.V.",
+            "vat_id": "NL859722541B01",
+            "address": {"lines": ["Keizersgracht 100"], "city": "Amsterdam", "country": "NL"},
+            "delivery_address": {"lines": ["Haven 4"], "city": "Rotterdam", "country": "NL"},
+        },
+        lines=[
+            {
+                "sku": "PAD",
+                "name": "Scrubber pads",
+                "quantity": 4,
+                "unit_price": "12.50",
+                "supply": "goods",
+            }
+        ],
+    )
+    c = Contract.model_validate(json.loads(json.dumps(data, default=str)))
+    billing = invoicing_settings(None)
+    period = next(contract_periods(c))
+    invoice = draft_period_invoice(c, period, settings=billing, issue_date=date(2026, 1, 15))
+    assert {ln.tax_category.value for ln in invoice.lines} == {"K"}
+    issued = invoice.model_copy(update={"invoice_number": "INV-1"})
+    xml = render_ubl(issued, options=ubl_options(billing))  # no delivery date given
+    report = validate_ubl(xml)
+    assert report.valid, "\n".join(report.problems())
+    cii = render_cii(issued)
+    assert validate_cii(cii).valid
 
 
 def test_periods_are_billed_as_they_fall_due(hub: Hub) -> None:
@@ -314,7 +394,8 @@ def test_a_contract_changed_after_billing_is_reported(hub: Hub, tmp_path: Path) 
 
 @st.composite
 def billed_contracts(draw: st.DrawFn) -> Contract:
-    """Contracts of every schedule, timing and VAT case the EU rules give a DE seller."""
+    """Contracts of every schedule, timing and VAT case the EU rules give a DE seller
+    (intra-community goods, K, among them: BR-IC-11 is met by the invoicing period)."""
     buyer = draw(
         st.sampled_from(
             [
@@ -325,6 +406,7 @@ def billed_contracts(draw: st.DrawFn) -> Contract:
         )
     )
     vat_id, country, city = buyer
+    goods = country == "NL" and draw(st.booleans())  # K, delivered to an NL address
     lines = []
     for i in range(draw(st.integers(1, 3))):
         item: dict[str, Any] = {
@@ -333,6 +415,8 @@ def billed_contracts(draw: st.DrawFn) -> Contract:
             "quantity": draw(st.integers(1, 40)),
             "unit_price": str(draw(st.decimals(min_value=0, max_value=5000, places=2))),
         }
+        if goods:
+            item["supply"] = "goods"
         if country == "DE" and draw(st.booleans()):
             item["tax"] = draw(
                 st.sampled_from(
@@ -358,6 +442,7 @@ def billed_contracts(draw: st.DrawFn) -> Contract:
                 "country": country,
             },
             "reference": draw(st.sampled_from([None, "PO-77"])),
+            "delivery_address": {"city": "Rotterdam", "country": "NL"} if goods else None,
         },
         start=draw(st.dates(date(2026, 1, 1), date(2026, 12, 31))).isoformat(),
         schedule=schedule,
@@ -382,6 +467,10 @@ def test_period_invoices_pass_the_xsd_en16931_and_peppol_rules(c: Contract) -> N
     for period in list(chosen.values())[:3]:
         billing = invoicing_settings(None)
         invoice = draft_period_invoice(c, period, settings=billing, issue_date=date(2027, 3, 1))
+        assert (invoice.invoicing_period_start, invoice.invoicing_period_end) == (
+            period.start,
+            period.end,
+        )
         issued = invoice.model_copy(update={"invoice_number": "INV-1"})
         xml = render_ubl(issued, options=ubl_options(billing))
         report = validate_ubl(xml)
@@ -557,7 +646,7 @@ def test_the_cli_runs_lists_and_previews(tmp_path: Path) -> None:
     assert preview.exit_code == 0, preview.output
     assert "Pro rata: 17 of 31 days billed (2026-01-15 to 2026-01-31)" in preview.stdout
     assert "268.71" in preview.stdout
-    assert "Invoicing period 2026-01-15 to 2026-01-31" in preview.stdout
+    assert "period 2026-01-15..2026-01-31" in preview.stdout
     until = ("--until", "2026-03-01", "--issue-date", "2026-03-01")
     later = o2c(config, "billing", "preview", "ACME-SUPPORT-2026", *until)
     assert later.stdout.count("Contract ACME-SUPPORT-2026: period") == 3

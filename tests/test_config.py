@@ -318,6 +318,113 @@ def test_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert load_settings(memory, environ={}).database.url == "sqlite:///:memory:"
 
 
+SELLER_YAML = "  seller: {name: Nordwerk, address: {city: Hamburg, country: DE}}\n"
+
+
+def test_relative_paths_in_the_invoicing_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like mappings.paths and routes.file: relative to the config file's directory."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (tmp_path / "etc").mkdir()
+    path = write(
+        tmp_path / "etc",
+        "invoicing:\n" + SELLER_YAML + "  pricing: pricing\n  rates_file: ../rates/ecb.csv\n"
+        "  contracts: /srv/billing\n",
+    )
+    invoicing = load_settings(path, environ={}).invoicing
+    assert invoicing is not None
+    assert invoicing.pricing == tmp_path / "etc" / "pricing"
+    assert invoicing.rates_file == tmp_path / "rates" / "ecb.csv"
+    assert invoicing.contracts == Path("/srv/billing")
+    # a path given in a variable is relative to the working directory, as everywhere
+    moved = load_settings(path, environ={"O2C_INVOICING_CONTRACTS": "billing"}).invoicing
+    assert moved is not None
+    assert moved.contracts == work / "billing"
+
+
+def test_env_overrides_keys_of_the_invoicing_section(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "invoicing:\n" + SELLER_YAML + "  tax:\n    seller_country: DE\n"
+        "    rates: {DE: {standard: 19}}\n",
+    )
+    settings = load_settings(
+        path,
+        environ={
+            "O2C_INVOICING_SERIES": "B2B",
+            "O2C_INVOICING_SELLER_NAME": "Nordwerk GmbH",
+            "O2C_INVOICING_SELLER_ADDRESS_LINES": "Hafenstrasse 1, Tor 3",
+            "O2C_INVOICING_BILLING_EVERY_SECONDS": "0",
+            "O2C_INVOICING_TAX_DOMESTIC_REVERSE_CHARGE": "construction, scrap",
+        },
+    )
+    invoicing = settings.invoicing
+    assert invoicing is not None
+    assert (invoicing.series, invoicing.seller.name) == ("B2B", "Nordwerk GmbH")
+    assert invoicing.seller.address.lines == ["Hafenstrasse 1", "Tor 3"]
+    assert invoicing.seller.address.city == "Hamburg"  # the rest of the file stays
+    assert invoicing.billing_every_seconds == 0
+    assert invoicing.tax is not None
+    assert invoicing.tax.domestic_reverse_charge == frozenset({"construction", "scrap"})
+    assert settings.origins["invoicing.series"] == "environment variable O2C_INVOICING_SERIES"
+    assert settings.origins["invoicing.seller.address.city"] == f"{path}:2:44"
+    assert settings.origins["invoicing.pattern"] == "default"
+    assert env_var_names()["O2C_INVOICING_RATES_FILE"] == "invoicing.rates_file"
+    message = config_error(path, {"O2C_INVOICING_BILLING_EVERY_SECONDS": "-1"})
+    assert message.startswith(
+        "environment variable O2C_INVOICING_BILLING_EVERY_SECONDS "
+        "(invoicing.billing_every_seconds): input should be greater than or equal to 0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "origin"), [("", "default"), ("invoicing: null\n", "1:12"), ("invoicing:\n", "1:11")]
+)
+def test_a_variable_alone_does_not_create_the_invoicing_section(
+    tmp_path: Path, text: str, origin: str
+) -> None:
+    """An error, like an unknown variable: the section needs the seller, which no single
+    variable gives, and a half-made section would only fail validation elsewhere."""
+    path = write(tmp_path, text)
+    assert config_error(path, {"O2C_INVOICING_SERIES": "B2B"}) == (
+        "environment variable O2C_INVOICING_SERIES: sets invoicing.series, but the config "
+        "file has no `invoicing:` section; a variable overrides a key of a section and does "
+        "not create one: add `invoicing:` (it needs invoicing.seller) to the config file"
+    )
+    settings = load_settings(path, environ={})
+    assert settings.invoicing is None
+    assert "invoicing.series" not in settings.origins
+    # the section that is not configured is listed by its own key, not by its leaves
+    assert settings.origins["invoicing"] == (origin if origin == "default" else f"{path}:{origin}")
+
+
+def test_a_variable_alone_does_not_create_an_optional_section_inside_another(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "invoicing:\n" + SELLER_YAML)
+    assert config_error(path, {"O2C_INVOICING_TAX_OSS": "true"}) == (
+        "environment variable O2C_INVOICING_TAX_OSS: sets invoicing.tax.oss, but the config "
+        "file has no `invoicing.tax:` section; a variable overrides a key of a section and "
+        "does not create one: add `invoicing.tax:` (it needs invoicing.tax.seller_country, "
+        "invoicing.tax.rates) to the config file"
+    )
+
+
+def test_an_unknown_key_in_the_invoicing_section_suggests_the_closest(tmp_path: Path) -> None:
+    path = write(tmp_path, "invoicing:\n" + SELLER_YAML + "  serie: B2B\n")
+    assert config_error(path) == (
+        f"{path}:3:3: invoicing.serie: unknown setting; did you mean 'series'?"
+    )
+
+
+def test_an_impossible_date_is_located(tmp_path: Path) -> None:
+    path = write(tmp_path, "server:\n  host: 2026-13-01\n")
+    assert config_error(path) == f"{path}:2:9: '2026-13-01' is not a date: month must be in 1..12"
+
+
 # --------------------------------------------------------------------------- secrets
 
 

@@ -534,6 +534,78 @@ def test_intra_community_supply_without_delivery_data_names_bt_72_and_bt_80() ->
     assert {"BT-72", "BT-80"} <= set(info.value.terms)
 
 
+def local_names(element: Any) -> list[str]:
+    return [etree.QName(child).localname for child in element]
+
+
+def test_invoicing_and_line_periods_take_their_places_in_the_sequence() -> None:
+    """BG-14 follows the VAT breakdown in the header settlement and BG-26 the line's VAT in
+    its settlement (CII D16B), as format 102 dates; a date not given is left out."""
+    lines = invoice_data()["lines"]
+    lines[0] |= {"period_start": "2026-11-01", "period_end": "2026-11-15"}
+    lines[1] |= {"period_start": "2026-11-16"}
+    invoice = make_invoice(
+        invoicing_period_start="2026-11-01", invoicing_period_end="2026-11-30", lines=lines
+    )
+    xml = render_cii(invoice)
+    assert_valid(xml)
+    assert_totals_agree(invoice, xml)
+    root = parse(xml)
+    settlement = root.xpath("//ram:ApplicableHeaderTradeSettlement", namespaces=NS)[0]
+    names = local_names(settlement)
+    at = names.index("BillingSpecifiedPeriod")
+    assert names[at - 1] == "ApplicableTradeTax"
+    assert names[at + 1] == "SpecifiedTradeAllowanceCharge"
+    period = settlement.find("ram:BillingSpecifiedPeriod", namespaces=NS)
+    assert local_names(period) == ["StartDateTime", "EndDateTime"]
+    assert [(e.get("format"), e.text) for e in period.iter(f"{{{NS['udt']}}}DateTimeString")] == [
+        ("102", "20261101"),
+        ("102", "20261130"),
+    ]
+    first, second, third = root.xpath("//ram:SpecifiedLineTradeSettlement", namespaces=NS)
+    assert local_names(first) == [
+        "ApplicableTradeTax",
+        "BillingSpecifiedPeriod",
+        "SpecifiedTradeAllowanceCharge",
+        "SpecifiedTradeSettlementLineMonetarySummation",
+    ]
+    assert text(first, "ram:BillingSpecifiedPeriod/ram:EndDateTime/udt:DateTimeString") == (
+        "20261115"
+    )
+    assert local_names(second.find("ram:BillingSpecifiedPeriod", namespaces=NS)) == [
+        "StartDateTime"
+    ]
+    assert "BillingSpecifiedPeriod" not in local_names(third)
+
+    note = make_credit_note(invoicing_period_end="2026-11-30")
+    xml = render_cii(note)
+    assert_valid(xml)
+    assert text(parse(xml), "//ram:BillingSpecifiedPeriod/ram:EndDateTime/udt:DateTimeString") == (
+        "20261130"
+    )
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"invoicing_period_start": "2026-11-01", "invoicing_period_end": "2026-11-30"},
+        {"invoicing_period_start": "2026-11-01"},
+        {"invoicing_period_end": "2026-11-30"},
+    ],
+)
+def test_intra_community_supply_with_an_invoicing_period_needs_no_delivery_date(
+    period: dict[str, str],
+) -> None:
+    """BR-IC-11 takes the invoicing period (any of its dates) instead of BT-72."""
+    invoice = intra_community(**period)
+    xml = render_cii(invoice)
+    assert_valid(xml)
+    assert parse(xml).xpath("//ram:ActualDeliverySupplyChainEvent", namespaces=NS) == []
+    with pytest.raises(CiiDataError, match="BR-IC-11") as info:
+        render_cii(intra_community())
+    assert info.value.terms == ["BT-72"]
+
+
 def test_export_outside_the_eu() -> None:
     invoice = make_invoice(
         buyer={"company": "Tools Inc."},

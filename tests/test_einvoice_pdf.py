@@ -237,6 +237,59 @@ def test_payment_terms_are_localised() -> None:
     assert "ohne Abzug bis 23.12.2026" in text
 
 
+@pytest.mark.parametrize(
+    ("locale", "period", "line_period", "line_from", "until"),
+    [
+        (
+            "de_DE",
+            "Abrechnungszeitraum 01.11.2026 – 30.11.2026",
+            "Zeitraum: 01.11.2026 – 15.11.2026",
+            "Zeitraum: ab 16.11.2026",
+            "Abrechnungszeitraum bis 30.11.2026",
+        ),
+        (
+            "en_GB",
+            "Invoicing period 1 Nov 2026 – 30 Nov 2026",
+            "Period: 1 Nov 2026 – 15 Nov 2026",
+            "Period: from 16 Nov 2026",
+            "Invoicing period until 30 Nov 2026",
+        ),
+        (
+            "fr_FR",
+            "Période de facturation du 1 nov. 2026 au 30 nov. 2026",
+            "Période: du 1 nov. 2026 au 15 nov. 2026",
+            "Période: à partir du 16 nov. 2026",
+            "Période de facturation jusqu'au 30 nov. 2026",
+        ),
+    ],
+)
+def test_invoicing_and_line_periods_are_shown_for_the_locale(
+    locale: str, period: str, line_period: str, line_from: str, until: str
+) -> None:
+    lines = [
+        line("1", "3", "19.999", period_start="2026-11-01", period_end="2026-11-15"),
+        line("2", "1", "10", period_start="2026-11-16"),
+    ]
+    invoice = make_invoice(
+        invoicing_period_start="2026-11-01",
+        invoicing_period_end="2026-11-30",
+        lines=lines,
+        allowances=[],
+        charges=[],
+        exemption_reasons={},
+    )
+    pdf = render_pdf(invoice, locale=locale)
+    text = flat(pdf)
+    assert period in text
+    assert line_period in text
+    assert line_from in text
+    _, xml = facturx.get_xml_from_pdf(pdf)
+    assert xml == render_cii(invoice)
+    assert_facturx_valid(xml)
+    only_end = invoice.model_copy(update={"invoicing_period_start": None})
+    assert until in flat(render_pdf(only_end, locale=locale))
+
+
 def test_long_invoices_run_over_pages() -> None:
     lines = [
         line(str(n), "2", "9.95", name=f"Article number {n} with a longer name")

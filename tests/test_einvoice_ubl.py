@@ -609,7 +609,119 @@ def test_intra_community_supply_needs_delivery_data() -> None:
     error = errors_of(invoice_data(delivery_address=None), UblOptions())
     assert error.terms == ["BT-80", "BT-72"]
     assert [i.rule for i in error.issues] == ["BR-IC-12", "BR-IC-11"]
-    assert error.issues[1].field == "UblOptions.delivery_date"
+    assert error.issues[1].field == (
+        "UblOptions.delivery_date or invoicing_period_start / invoicing_period_end"
+    )
+
+
+# --- the invoicing period (BG-14) and line periods (BG-26) ------------------------------
+
+
+def test_invoicing_and_line_periods_take_their_places_in_the_sequence() -> None:
+    """cac:InvoicePeriod follows cbc:BuyerReference (UBL 2.1 Invoice and CreditNote) and,
+    on a line, cbc:LineExtensionAmount; a date not given is left out."""
+    lines = invoice_data()["lines"]
+    lines[0] |= {"period_start": "2026-04-01", "period_end": "2026-04-15"}
+    lines[1] |= {"period_end": "2026-04-30"}
+    data = invoice_data(
+        invoicing_period_start="2026-04-01", invoicing_period_end="2026-04-30", lines=lines
+    )
+    invoice = Invoice.model_validate(data)
+    xml = render_ubl(invoice, options=GOLDEN_OPTIONS)
+    root = parse(xml)
+    names = local_names(root)
+    assert names[names.index("BuyerReference") : names.index("BuyerReference") + 3] == [
+        "BuyerReference",
+        "InvoicePeriod",
+        "OrderReference",
+    ]
+    period = one(root, "cac:InvoicePeriod")
+    assert [(etree.QName(e).localname, e.text) for e in period] == [
+        ("StartDate", "2026-04-01"),
+        ("EndDate", "2026-04-30"),
+    ]
+    first, second, third, _ = root.xpath("cac:InvoiceLine", namespaces=NS)
+    assert local_names(first)[:5] == [
+        "ID",
+        "InvoicedQuantity",
+        "LineExtensionAmount",
+        "InvoicePeriod",
+        "OrderLineReference",
+    ]
+    assert [e.text for e in one(first, "cac:InvoicePeriod")] == ["2026-04-01", "2026-04-15"]
+    assert local_names(one(second, "cac:InvoicePeriod")) == ["EndDate"]
+    assert third.xpath("cac:InvoicePeriod", namespaces=NS) == []
+    assert_valid(validate_ubl(xml), xml)
+
+    note = CreditNote.model_validate(
+        data | {"preceding_invoice": "INV-2026-0042", "paid_amount": "0"}
+    )
+    xml = render_ubl(note, options=GOLDEN_OPTIONS)
+    root = parse(xml)
+    names = local_names(root)
+    assert names[names.index("BuyerReference") : names.index("BuyerReference") + 3] == [
+        "BuyerReference",
+        "InvoicePeriod",
+        "OrderReference",
+    ]
+    line_names = local_names(root.xpath("cac:CreditNoteLine", namespaces=NS)[0])
+    assert line_names[2:5] == ["LineExtensionAmount", "InvoicePeriod", "OrderLineReference"]
+    assert_valid(validate_ubl(xml), xml)
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"invoicing_period_start": "2026-04-01", "invoicing_period_end": "2026-04-30"},
+        {"invoicing_period_start": "2026-04-01"},
+        {"invoicing_period_end": "2026-04-30"},
+    ],
+)
+def test_intra_community_supply_with_an_invoicing_period_needs_no_delivery_date(
+    period: dict[str, str],
+) -> None:
+    """BR-IC-11 takes the invoicing period (any of its dates) instead of BT-72."""
+    invoice = Invoice.model_validate(invoice_data(**period))
+    options = GOLDEN_OPTIONS.model_copy(update={"delivery_date": None})
+    xml = render_ubl(invoice, options=options)
+    root = parse(xml)
+    assert root.xpath("cac:Delivery/cbc:ActualDeliveryDate", namespaces=NS) == []
+    assert one(root, "cac:InvoicePeriod") is not None
+    assert_valid(validate_ubl(xml), xml)
+
+
+def test_a_line_period_outside_the_invoicing_period_is_refused() -> None:
+    """PEPPOL-EN16931-R110/R111, checked before rendering."""
+    lines = invoice_data()["lines"]
+    lines[0] |= {"period_start": "2026-03-31"}
+    lines[2] |= {"period_start": "2026-04-10", "period_end": "2026-05-01"}
+    data = invoice_data(
+        invoicing_period_start="2026-04-01", invoicing_period_end="2026-04-30", lines=lines
+    )
+    error = errors_of(data)
+    assert [(i.rule, i.field) for i in error.issues] == [
+        ("PEPPOL-EN16931-R110", "lines[0].period_start"),
+        ("PEPPOL-EN16931-R111", "lines[2].period_end"),
+    ]
+    assert error.terms == ["BT-134", "BT-135"]
+    # without an invoicing period nothing binds the line periods
+    unbound = data | {"invoicing_period_start": None, "invoicing_period_end": None}
+    xml = render_ubl(Invoice.model_validate(unbound), options=GOLDEN_OPTIONS)
+    assert_valid(validate_ubl(xml), xml)
+
+
+@pytest.mark.parametrize(("where", "rule"), [("invoice", "BR-29"), ("line", "BR-30")])
+def test_a_period_ending_before_it_starts_is_invalid(where: str, rule: str) -> None:
+    if where == "invoice":
+        data = invoice_data(invoicing_period_start="2026-04-30", invoicing_period_end="2026-04-01")
+    else:
+        lines = invoice_data()["lines"]
+        lines[0] |= {"period_start": "2026-04-30", "period_end": "2026-04-01"}
+        data = invoice_data(lines=lines)
+    with pytest.raises(ValidationError, match=rule):
+        Invoice.model_validate(data)
+    one_day = {"invoicing_period_start": "2026-04-30", "invoicing_period_end": "2026-04-30"}
+    assert Invoice.model_validate(invoice_data(**one_day)).invoicing_period_end == date(2026, 4, 30)
 
 
 def test_vat_ids_by_category() -> None:

@@ -66,6 +66,16 @@ class PriceRuleTrace(Canonical):
     effect: str = Field(description="e.g. 'contract price 12.40', 'tier 100+: -5 %'.")
 
 
+def _check_period(start: date | None, end: date | None, what: str, rule: str) -> None:
+    """BR-29 / BR-30: a period ends on or after its first day. The period is used exactly
+    when a date is given, so BR-CO-19 / BR-CO-20 (start, end or both) hold by construction."""
+    if start is not None and end is not None and end < start:
+        raise ValueError(
+            f"the {what} ends on {end.isoformat()}, before it starts on {start.isoformat()} "
+            f"(EN 16931 {rule})"
+        )
+
+
 class InvoiceLine(Canonical):
     """An invoice line (BG-25)."""
 
@@ -84,6 +94,15 @@ class InvoiceLine(Canonical):
     tax_category: TaxCategory = Field(description="BT-151.")
     tax_rate: Rate = Field(description="BT-152.")
     price_rules: list[PriceRuleTrace] = Field(default_factory=list)
+    period_start: date | None = Field(
+        None, description="Invoice line period start date (BT-134), e.g. a prorated service."
+    )
+    period_end: date | None = Field(None, description="Invoice line period end date (BT-135).")
+
+    @model_validator(mode="after")
+    def _period(self) -> InvoiceLine:
+        _check_period(self.period_start, self.period_end, "line period", "BR-30")
+        return self
 
     def net_amount_in(self, currency: str) -> Decimal:
         """BT-131 = quantity × (price / base quantity) + charges − allowances, rounded."""
@@ -182,6 +201,12 @@ class Invoice(Canonical):
     buyer_address: Address = Field(description="BG-8.")
     delivery_address: Address | None = Field(None, description="BG-15.")
     payment_terms: PaymentTerms | None = Field(None, description="BT-20.")
+    invoicing_period_start: date | None = Field(
+        None, description="Invoicing period start date (BT-73, BG-14)."
+    )
+    invoicing_period_end: date | None = Field(
+        None, description="Invoicing period end date (BT-74, BG-14)."
+    )
     notes: list[str] = Field(default_factory=list, description="BT-22.")
     lines: list[InvoiceLine] = Field(min_length=1, description="BG-25.")
     allowances: list[AllowanceCharge] = Field(default_factory=list, description="BG-20.")
@@ -207,6 +232,9 @@ class Invoice(Canonical):
         differs = self.accounting_currency and self.accounting_currency != self.currency
         if differs and self.exchange_rate is None:
             raise ValueError("exchange_rate is required when accounting currency differs")
+        _check_period(
+            self.invoicing_period_start, self.invoicing_period_end, "invoicing period", "BR-29"
+        )
         self._check_charged_tax()
         return self
 

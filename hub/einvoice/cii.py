@@ -133,7 +133,8 @@ class CiiOptions:
     seller_id: str | None = None
     """BT-29 seller identifier; needed when there is no seller VAT id (BR-CO-26)."""
     delivery_date: date | None = None
-    """BT-72 actual delivery date; required for intra-community supplies (BR-IC-11)."""
+    """BT-72 actual delivery date; an intra-community supply needs it unless the invoice
+    has an invoicing period, BG-14 (BR-IC-11)."""
     endpoint_key: str = "peppol"
     """Key of ``PartyRef.external_ids`` holding the electronic address (BT-34 / BT-49) as
     ``"<EAS scheme>:<id>"``, e.g. ``"0088:4000001123452"`` (as in :mod:`hub.einvoice.ubl`)."""
@@ -354,10 +355,12 @@ def _plan(invoice: Invoice, options: CiiOptions) -> _Plan:
         if category is TaxCategory.INTRA_COMMUNITY and not buyer_vat:
             problems.add("category K needs the buyer VAT identifier (BT-48, BR-IC-02)", "BT-48")
     if TaxCategory.INTRA_COMMUNITY in categories:
-        if options.delivery_date is None:
+        no_period = invoice.invoicing_period_start is None and invoice.invoicing_period_end is None
+        if options.delivery_date is None and no_period:
             problems.add(
-                "an intra-community supply needs the actual delivery date (BT-72, "
-                "BR-IC-11): pass CiiOptions(delivery_date=...)",
+                "an intra-community supply needs the actual delivery date (BT-72) or the "
+                "invoicing period (BG-14, BR-IC-11): pass CiiOptions(delivery_date=...) or "
+                "set invoicing_period_start / invoicing_period_end",
                 "BT-72",
             )
         if invoice.delivery_address is None:
@@ -499,6 +502,17 @@ class _Writer:
         holder = self.sub(parent, tag)
         self.sub(holder, "udt:DateTimeString", _date102(value), format="102")
 
+    def period(self, parent: Any, start: date | None, end: date | None) -> None:
+        """BG-14 (BT-73, BT-74) or, on a line, BG-26 (BT-134, BT-135); nothing without a
+        date (BR-CO-19 / BR-CO-20 forbid an empty period)."""
+        if start is None and end is None:
+            return
+        element = self.sub(parent, "ram:BillingSpecifiedPeriod")
+        if start is not None:
+            self.date_time(element, "ram:StartDateTime", start)
+        if end is not None:
+            self.date_time(element, "ram:EndDateTime", end)
+
     def address(self, parent: Any, address: Address) -> None:
         element = self.sub(parent, "ram:PostalTradeAddress")
         if address.postal_code:
@@ -610,6 +624,7 @@ class _Writer:
         self.sub(delivery, "ram:BilledQuantity", _plain(line.quantity), unitCode=line.unit)
         settlement = self.sub(item, "ram:SpecifiedLineTradeSettlement")
         self.category_tax(settlement, "ram:ApplicableTradeTax", line.tax_category, line.tax_rate)
+        self.period(settlement, line.period_start, line.period_end)
         for allowance in line.allowances:
             self.allowance_charge(settlement, allowance, charge=False, document_level=False)
         for charge in line.charges:
@@ -708,6 +723,7 @@ class _Writer:
         self.sub(settlement, "ram:InvoiceCurrencyCode", invoice.currency)
         for index, vat in enumerate(plan.breakdown):
             self.breakdown(settlement, vat, first=index == 0)
+        self.period(settlement, invoice.invoicing_period_start, invoice.invoicing_period_end)
         for allowance in invoice.allowances:
             self.allowance_charge(settlement, allowance, charge=False, document_level=True)
         for charge in invoice.charges:

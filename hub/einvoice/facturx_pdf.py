@@ -1,11 +1,12 @@
 """A readable PDF of the invoice with its CII XML embedded as Factur-X (profile EN 16931).
 
 The visual part is drawn with ReportLab's platypus: seller, buyer and delivery blocks,
-the lines (with their allowances and charges), document allowances and charges, the VAT
-breakdown and the totals, all taken from the canonical invoice, so they agree to the cent
-with the embedded XML. Numbers, amounts, percentages and dates are formatted for the
-locale with Babel (CLDR), with exactly the currency's ISO 4217 minor unit; labels are in
-English, German or French after the locale's language (English otherwise).
+the document's dates and invoicing period, the lines (with their allowances, charges and
+periods), document allowances and charges, the VAT breakdown and the totals, all taken
+from the canonical invoice, so they agree to the cent with the embedded XML. Numbers,
+amounts, percentages and dates are formatted for the locale with Babel (CLDR), with
+exactly the currency's ISO 4217 minor unit; labels are in English, German or French after
+the locale's language (English otherwise).
 
 Then :func:`facturx.generate_from_binary` embeds the XML (``factur-x.xml``,
 AFRelationship ``Data``), writes the PDF/A-3 XMP metadata and checks the XML against the
@@ -73,6 +74,11 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "due_date": "Due date",
         "tax_point_date": "VAT point date",
         "delivery_date": "Delivery date",
+        "invoicing_period": "Invoicing period",
+        "line_period": "Period",
+        "period_range": "{start} – {end}",
+        "period_from": "from {start}",
+        "period_until": "until {end}",
         "order_reference": "Order",
         "buyer_reference": "Buyer reference",
         "preceding": "Corrects invoice",
@@ -133,6 +139,11 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "due_date": "Fällig am",
         "tax_point_date": "Steuerzeitpunkt",
         "delivery_date": "Lieferdatum",
+        "invoicing_period": "Abrechnungszeitraum",
+        "line_period": "Zeitraum",
+        "period_range": "{start} – {end}",
+        "period_from": "ab {start}",
+        "period_until": "bis {end}",
         "order_reference": "Bestellung",
         "buyer_reference": "Käuferreferenz",
         "preceding": "Korrektur zu Rechnung",
@@ -193,6 +204,11 @@ _LABELS: Final[dict[str, dict[str, str]]] = {
         "due_date": "Date d'échéance",
         "tax_point_date": "Date d'exigibilité de la TVA",
         "delivery_date": "Date de livraison",
+        "invoicing_period": "Période de facturation",
+        "line_period": "Période",
+        "period_range": "du {start} au {end}",
+        "period_from": "à partir du {start}",
+        "period_until": "jusqu'au {end}",
         "order_reference": "Commande",
         "buyer_reference": "Référence acheteur",
         "preceding": "Rectifie la facture",
@@ -418,6 +434,18 @@ def _category(fmt: Formatter, category: TaxCategory, rate: Decimal) -> str:
     return f"{category.value} {fmt.percent(rate)}"
 
 
+def _period_text(fmt: Formatter, start: date | None, end: date | None) -> str | None:
+    """BG-14 / BG-26 for a reader: both dates, or the one given, localised."""
+    labels = fmt.labels
+    if start is not None and end is not None:
+        return labels["period_range"].format(start=fmt.date(start), end=fmt.date(end))
+    if start is not None:
+        return labels["period_from"].format(start=fmt.date(start))
+    if end is not None:
+        return labels["period_until"].format(end=fmt.date(end))
+    return None
+
+
 def _terms_text(fmt: Formatter, invoice: Invoice) -> str | None:
     """BT-20 for a reader: the terms' own text, else net days and discount, localised."""
     terms = invoice.payment_terms
@@ -522,6 +550,9 @@ def render_visual_pdf(
         facts.append((labels["tax_point_date"], fmt.date(invoice.tax_point_date)))
     if options.delivery_date is not None:
         facts.append((labels["delivery_date"], fmt.date(options.delivery_date)))
+    period = _period_text(fmt, invoice.invoicing_period_start, invoice.invoicing_period_end)
+    if period:
+        facts.append((labels["invoicing_period"], period))
     if invoice.order_reference:
         facts.append((labels["order_reference"], invoice.order_reference))
     if invoice.buyer_reference:
@@ -568,6 +599,9 @@ def render_visual_pdf(
         if line.base_quantity != 1:
             price += f" {labels['per']} {fmt.number(line.base_quantity)}"
         item = f"{_text(line.name)}<br/><font size=7>{_text(line.sku)}</font>"
+        line_period = _period_text(fmt, line.period_start, line.period_end)
+        if line_period:
+            item += f"<br/>{_text(labels['line_period'])}: {_text(line_period)}"
         for allowance in line.allowances:
             label = _allowance_text(fmt, allowance, charge=False)
             item += f"<br/>{_text(label)}: −{amount(allowance.amount)}"

@@ -24,8 +24,9 @@ What the canonical model does not say, and how it is filled:
   instructions it is written under means code 1 (instrument not defined).
 * **Exemption reason codes** (BT-121): ``options.exemption_reason_codes`` per category
   (VATEX-EU-AE, -IC, -G, -O by default); the text (BT-120) is ``Invoice.exemption_reasons``.
-* **Actual delivery date** (BT-72, required with intra-community supply by BR-IC-11):
-  ``options.delivery_date``.
+* **Actual delivery date** (BT-72): ``options.delivery_date``. An intra-community supply
+  needs it or the invoicing period (BG-14, ``Invoice.invoicing_period_start`` / ``_end``)
+  by BR-IC-11.
 * **Allowance/charge reasons** (BT-97/98, 104/105, 139/140, 144/145; one is required):
   ``options.default_allowance_reason`` / ``default_charge_reason`` when the model has none.
 * Names: the registration name (BT-27/BT-44) is the party's ``company``, else its
@@ -43,7 +44,9 @@ BR-O-02..04 demand, without VAT ids, which are then left out; exemption reasons 
 E/AE/K/G/O and none for S/Z/L/M (BR-x-10); at most two decimals in every amount
 (BR-DEC-*: a KWD amount with a third decimal cannot be sent); a line net within 0.02 of
 quantity × price / base quantity (PEPPOL-EN16931-R120: bites in currencies without
-decimals); type code 384 only between German parties (PEPPOL-EN16931-P0112). Code lists
+decimals); type code 384 only between German parties (PEPPOL-EN16931-P0112); a line period
+(BG-26) inside the invoicing period (BG-14) where both give a start or an end
+(PEPPOL-EN16931-R110/R111). Code lists
 (units, reason codes, VATEX, EAS) and national identifier formats are left to
 :func:`validate_ubl`, which the sending route runs.
 
@@ -276,8 +279,8 @@ class UblOptions(BaseModel):
     )
     delivery_date: date | None = Field(
         None,
-        description="BT-72 actual delivery date (the canonical invoice has none); required "
-        "with category K (BR-IC-11).",
+        description="BT-72 actual delivery date (the canonical invoice has none); category K "
+        "needs it unless the invoice has an invoicing period, BG-14 (BR-IC-11).",
     )
     default_allowance_reason: str = Field(
         "Discount", min_length=1, description="BT-97 / BT-139 when neither reason is set."
@@ -397,13 +400,38 @@ class _Renderer:
                     "an intra-community supply (K) needs the deliver-to address",
                     "BR-IC-12",
                 )
-            if self.options.delivery_date is None:
+            no_period = inv.invoicing_period_start is None and inv.invoicing_period_end is None
+            if self.options.delivery_date is None and no_period:
                 self.problem(
                     "BT-72 Actual delivery date",
-                    "UblOptions.delivery_date",
-                    "an intra-community supply (K) needs the actual delivery date or the "
-                    "invoicing period; the canonical invoice carries neither",
+                    "UblOptions.delivery_date or invoicing_period_start / invoicing_period_end",
+                    "an intra-community supply (K) needs the actual delivery date (BT-72) or "
+                    "the invoicing period (BG-14)",
                     "BR-IC-11",
+                )
+        self._check_line_periods()
+
+    def _check_line_periods(self) -> None:
+        """PEPPOL-EN16931-R110/R111: a line period starts and ends inside the invoicing
+        period, where the invoicing period gives that date."""
+        inv = self.invoice
+        first, last = inv.invoicing_period_start, inv.invoicing_period_end
+        for i, line in enumerate(inv.lines):
+            if first and line.period_start and line.period_start < first:
+                self.problem(
+                    f"BT-134 Invoice line period start date (lines[{i}])",
+                    f"lines[{i}].period_start",
+                    f"{line.period_start.isoformat()} is before the invoicing period starts "
+                    f"({first.isoformat()}, BT-73)",
+                    "PEPPOL-EN16931-R110",
+                )
+            if last and line.period_end and line.period_end > last:
+                self.problem(
+                    f"BT-135 Invoice line period end date (lines[{i}])",
+                    f"lines[{i}].period_end",
+                    f"{line.period_end.isoformat()} is after the invoicing period ends "
+                    f"({last.isoformat()}, BT-74)",
+                    "PEPPOL-EN16931-R111",
                 )
 
     def _check_vat_ids(self) -> None:
@@ -618,6 +646,7 @@ class _Renderer:
             self.cbc(root, "TaxCurrencyCode", accounting)  # BT-6
         if _text(inv.buyer_reference):
             self.cbc(root, "BuyerReference", _text(inv.buyer_reference))  # BT-10
+        self._period(root, inv.invoicing_period_start, inv.invoicing_period_end)  # BG-14
         if _text(inv.order_reference):
             self.cbc(self.cac(root, "OrderReference"), "ID", _text(inv.order_reference))  # BT-13
         if _text(inv.preceding_invoice):
@@ -650,6 +679,17 @@ class _Renderer:
         return bytes(
             etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         )
+
+    def _period(self, parent: Any, start: date | None, end: date | None) -> None:
+        """BG-14 (BT-73, BT-74) or, on a line, BG-26 (BT-134, BT-135); nothing without a
+        date (BR-CO-19 / BR-CO-20 forbid an empty period)."""
+        if start is None and end is None:
+            return
+        node = self.cac(parent, "InvoicePeriod")
+        if start is not None:
+            self.cbc(node, "StartDate", start.isoformat())
+        if end is not None:
+            self.cbc(node, "EndDate", end.isoformat())
 
     def _accounting_currency(self) -> str | None:
         inv = self.invoice
@@ -850,6 +890,7 @@ class _Renderer:
                 f"{money.round_money(exact, cur)}",
                 "PEPPOL-EN16931-R120",
             )
+        self._period(node, line.period_start, line.period_end)  # BG-26
         if _text(line.order_line_id):
             reference = self.cac(node, "OrderLineReference")
             self.cbc(reference, "LineID", _text(line.order_line_id))  # BT-132

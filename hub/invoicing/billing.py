@@ -32,8 +32,10 @@ The issued invoice is then emitted as a ``hub``/``invoice`` message for the rout
 :meth:`hub.invoicing.service.InvoicingService.invoice_shipment` does; a crash between
 issuing and emitting is emitted by the next run (``billing_period.emitted_at``).
 
-The invoicing period (BG-14, BT-73/74) is not in the canonical invoice yet: it is stated
-in the invoice note (BT-22) instead.
+The days billed are the invoice's invoicing period (BG-14, BT-73/74). A line billed for
+one stretch of them only (a change mid-period) carries that stretch as its line period
+(BG-26, BT-134/135); a line billed in several stretches has none, since BG-26 holds one
+range, and its allowance reason names them.
 """
 
 from __future__ import annotations
@@ -339,6 +341,13 @@ def _days_text(priced: PricedLine, slot: Slot) -> str:
     return f"Pro rata: {priced.days} of {slot.days} days billed ({spans})"
 
 
+def _line_period(priced: PricedLine, period: ContractPeriod) -> tuple[date, date] | None:
+    """BG-26 of a line billed for one stretch of the period's days, not all of them."""
+    if len(priced.runs) != 1 or priced.runs[0] == (period.start, period.end):
+        return None
+    return priced.runs[0]
+
+
 def draft_period_invoice(
     contract: Contract,
     period: ContractPeriod,
@@ -356,6 +365,7 @@ def draft_period_invoice(
     exemption: dict[TaxCategory, str] = {}
     for number, priced in enumerate(price_period(contract, period), start=1):
         line = priced.line
+        line_period = _line_period(priced, period)
         category, rate, reason = _tax(contract, line, settings.tax)
         if reason:
             exemption[category] = reason
@@ -376,6 +386,8 @@ def draft_period_invoice(
                 allowances=allowances,
                 tax_category=category,
                 tax_rate=rate,
+                period_start=line_period[0] if line_period else None,
+                period_end=line_period[1] if line_period else None,
             )
         )
     if not lines:
@@ -392,14 +404,7 @@ def draft_period_invoice(
         rate_value, rate_day = found.value, found.day
     customer = contract.customer
     terms = parse_terms(contract.payment_terms or seller.payment_terms)
-    how = f"{contract.schedule} in {contract.timing}"
-    period_note = (
-        f"Invoicing period {period.start.isoformat()} to {period.end.isoformat()} "
-        f"(contract {contract.id}, billed {how})."
-    )
-    notes = [period_note]
-    if contract.note:
-        notes.append(contract.note)
+    notes = [contract.note] if contract.note else []
     draft = Invoice(
         invoice_number="DRAFT",
         issue_date=issue_date,
@@ -422,6 +427,8 @@ def draft_period_invoice(
         buyer_address=customer.address,
         delivery_address=customer.delivery_address,
         payment_terms=terms,
+        invoicing_period_start=period.start,
+        invoicing_period_end=period.end,
         notes=notes,
         lines=lines,
         exemption_reasons=exemption,
