@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from hub.clock import utcnow
 from hub.errors import HubError, Issue, MappingApplyError
@@ -173,10 +173,18 @@ class Ingestor:
         )
 
     def ingest_canonical(
-        self, system: str, kind: str, document: BaseModel, *, correlation_id: str | None = None
+        self,
+        system: str,
+        kind: str,
+        document: BaseModel,
+        *,
+        correlation_id: str | None = None,
+        conn: Connection | None = None,
     ) -> IngestResult:
         """Store a canonical document the hub made itself (an issued invoice) and route it,
-        like any inbound document: same de-duplication, versions and outbox."""
+        like any inbound document: same de-duplication, versions and outbox. With ``conn``
+        it is written in the caller's transaction (an invoice and its postings commit
+        together, or neither does)."""
         raw = document.model_dump_json(exclude_computed_fields=True).encode("utf-8")
         return self._store(
             system,
@@ -191,6 +199,7 @@ class Ingestor:
             discrepancies=[],
             unmapped=[],
             quarantine_on_missing_id=False,
+            conn=conn,
         )
 
     def _store(
@@ -208,6 +217,7 @@ class Ingestor:
         discrepancies: list[str],
         unmapped: list[str],
         quarantine_on_missing_id: bool,
+        conn: Connection | None = None,
     ) -> IngestResult:
         # Stored without computed fields (totals, line net amounts): the document is the
         # source of truth and re-validates as is; totals are recomputed when shown.
@@ -272,17 +282,19 @@ class Ingestor:
             "correlation_id": correlation,
             "received_at": now,
         }
-        message_id, created, version = self.writer.write(
-            OutboxWrite(
-                system=system,
-                kind=kind,
-                external_id=external_id,
-                content_hash=digest,
-                message_row=message_row,
-                refs=refs,
-                deliveries=deliveries,
-            )
+        item = OutboxWrite(
+            system=system,
+            kind=kind,
+            external_id=external_id,
+            content_hash=digest,
+            message_row=message_row,
+            refs=refs,
+            deliveries=deliveries,
         )
+        if conn is not None:
+            ((message_id, created, version),) = self.writer.insert(conn, [item])
+        else:
+            message_id, created, version = self.writer.write(item)
         return IngestResult(
             message_id,
             created,

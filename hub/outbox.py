@@ -92,7 +92,7 @@ class OutboxWriter:
     def _commit(self, batch: list[OutboxWrite]) -> None:
         try:
             with self.engine.begin() as conn:
-                results = self._insert(conn, batch)
+                results = self.insert(conn, batch)
         except IntegrityError:
             # another process wrote one of these documents meanwhile: go one by one,
             # so each sees the committed row and answers as a duplicate
@@ -113,7 +113,7 @@ class OutboxWriter:
         for _ in range(3):
             try:
                 with self.engine.begin() as conn:
-                    (result,) = self._insert(conn, [item])
+                    (result,) = self.insert(conn, [item])
             except IntegrityError:
                 continue
             except Exception as exc:  # noqa: BLE001
@@ -123,7 +123,10 @@ class OutboxWriter:
             return
         item.future.set_exception(RuntimeError("could not store the document: concurrent writers"))
 
-    def _insert(self, conn: Connection, batch: list[OutboxWrite]) -> list[tuple[str, bool, int]]:
+    def insert(self, conn: Connection, batch: list[OutboxWrite]) -> list[tuple[str, bool, int]]:
+        """Write ``batch`` on ``conn`` (the caller's transaction): (message id, created,
+        version) each. The writer thread batches through here; a caller that must store a
+        document atomically with its own rows (an issued invoice) calls it directly."""
         results: list[tuple[str, bool, int]] = []
         seen: dict[tuple[str, str, str, str], tuple[str, int]] = {}
         latest_in_batch: dict[tuple[str, str, str], int] = {}

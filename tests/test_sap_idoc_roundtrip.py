@@ -96,6 +96,9 @@ instants = st.datetimes(
         [UTC, timezone(timedelta(hours=5, minutes=30)), ZoneInfo("America/New_York")]
     ),
 ).map(lambda d: d.replace(microsecond=0))
+# A local time that a DST change repeats (or skips) compares unequal to every instant in
+# another zone (PEP 495), the round trip's UTC included: such instants are left out.
+instants = instants.filter(lambda d: d.utcoffset() == d.replace(fold=1 - d.fold).utcoffset())
 
 
 @st.composite

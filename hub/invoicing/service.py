@@ -8,9 +8,12 @@ InvoiceStore`: gapless number, claims checked, immutable), and emits the issued 
 a message of system ``hub``, kind ``invoice``, which the routes send on (SAP journal entry,
 the shop's invoice) through the outbox and queue like any document.
 
-Crash safety: issuing is idempotent on the shipment (source key) and emitting is
-idempotent on the invoice's content, so a retry or a replay after a crash between the two
-finds the issued invoice and emits it again, which the store recognises as a duplicate.
+Crash safety: issuing is idempotent on the shipment (source key), and the invoice's message
+(with its postings) is written in the issuing transaction, so an invoice exists exactly
+when its postings are queued; a retry or a replay finds the issued invoice and emits it
+again, which the store recognises as a duplicate. Two processes invoicing shipments of one
+order at once: the loser of the order's lock drafts again (:class:`~hub.invoicing.store.
+StaleDraft`), so shipping is billed once and no line beyond what shipped.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from hub.canonical.invoice import Invoice
 from hub.canonical.order import Order
@@ -30,16 +33,25 @@ from hub.errors import NotFoundError
 from hub.ingest import Ingestor
 from hub.invoicing.credit import CreditControl
 from hub.invoicing.currency import ExchangeRates
-from hub.invoicing.drafting import draft_invoice
+from hub.invoicing.drafting import DraftError, draft_invoice
 from hub.invoicing.settings import InvoicingSettings
-from hub.invoicing.store import InvoiceStore, IssuedInvoice, claims_for, customer_key
-from hub.store.tables import external_ref_table, message_table
+from hub.invoicing.store import (
+    InvoiceStore,
+    InvoicingError,
+    IssuedInvoice,
+    StaleDraft,
+    claims_for,
+    customer_key,
+)
+from hub.store.tables import external_ref_table, issued_invoice_table, message_table
 
 __all__ = ["InvoicingService", "InvoicingSettings", "ShipmentInvoiced"]
 
 M = message_table.c
 R = external_ref_table.c
 ZERO = Decimal(0)
+MAX_DRAFTS = 5
+"""Drafts of one shipment before giving up when the order's invoices keep changing."""
 
 
 @dataclass(frozen=True)
@@ -114,24 +126,52 @@ class InvoicingService:
 
     def draft(self, shipment: Shipment, issue_date: date) -> Invoice:
         """The invoice ``shipment`` would produce now (nothing is issued)."""
+        return self._draft(shipment, issue_date)[0]
+
+    def _draft(self, shipment: Shipment, issue_date: date) -> tuple[Invoice, dict[str, Decimal]]:
+        """The draft and what it assumed was already invoiced of the order's lines."""
         order = self.order(shipment.order_number)
-        return draft_invoice(
+        already = self.store.invoiced_quantities(order.order_number)
+        draft = draft_invoice(
             order,
             shipment,
             seller=self.settings.seller,
             issue_date=issue_date,
-            already_invoiced=self.store.invoiced_quantities(order.order_number),
+            already_invoiced=already,
             invoiced_parts=self.store.invoiced_parts(order.order_number),
             pricing=self._pricing,
             tax=self.settings.tax,
             rates=self._rates,
         )
+        return draft, already
 
     def invoice_shipment(self, shipment: Shipment, issue_date: date) -> ShipmentInvoiced:
-        """Issue (once) and emit the invoice of ``shipment``."""
-        earlier = self.store.by_source_key(_source_key(shipment))
-        if earlier is None:
-            draft = self.draft(shipment, issue_date)
+        """Issue (once) and emit the invoice of ``shipment``.
+
+        Drafting reads the order's invoices outside any lock; issuing checks, under the
+        order's lock, that nothing was invoiced meanwhile (another process invoicing
+        another shipment of the order, or this one), and the draft is made again if so.
+        The invoice's message and its postings are written in the issuing transaction:
+        an invoice is never issued without being sent on.
+        """
+        key = _source_key(shipment)
+        emitted: list[str] = []
+
+        def emit(conn: Connection, issued: IssuedInvoice) -> None:
+            result = self.ingestor.ingest_canonical("hub", issued.kind, issued.document, conn=conn)
+            emitted.append(result.message_id)
+
+        for _ in range(MAX_DRAFTS):
+            earlier = self.store.by_source_key(key)
+            if earlier is not None:
+                return self._emitted(earlier)
+            try:
+                draft, already = self._draft(shipment, issue_date)
+            except DraftError:
+                earlier = self.store.by_source_key(key)  # another process was quicker
+                if earlier is not None:
+                    return self._emitted(earlier)
+                raise
             self.credit.check(
                 order_number=shipment.order_number,
                 customer=customer_key(draft.buyer),
@@ -140,15 +180,30 @@ class InvoicingService:
                 currency=draft.currency,
             )
             shipped = self.shipped(shipment.order_number, including=shipment)
-            issued = self.store.issue(
-                draft,
-                series=self.settings.series,
-                source_key=_source_key(shipment),
-                claims=claims_for(draft),
-                shipped=shipped,
-            )
-        else:
-            issued = earlier
+            try:
+                issued = self.store.issue(
+                    draft,
+                    series=self.settings.series,
+                    source_key=key,
+                    claims=claims_for(draft),
+                    shipped=shipped,
+                    in_transaction=emit,
+                    expect_invoiced=already,
+                )
+            except StaleDraft:
+                emitted.clear()
+                continue
+            if not issued.created:  # issued by another process meanwhile
+                return self._emitted(issued)
+            return ShipmentInvoiced(issued, emitted[-1])
+        raise InvoicingError(
+            f"shipment {shipment.shipment_number} of order {shipment.order_number}: the "
+            f"order's invoices changed {MAX_DRAFTS} times while it was drafted; try again"
+        )
+
+    def _emitted(self, issued: IssuedInvoice) -> ShipmentInvoiced:
+        """An invoice issued earlier, emitted again: the store recognises the duplicate
+        (and an invoice issued before emitting moved into its transaction gets sent)."""
         result = self.ingestor.ingest_canonical("hub", issued.kind, issued.document)
         return ShipmentInvoiced(issued, result.message_id)
 
@@ -163,12 +218,20 @@ class InvoicingService:
         newest: dict[str, str] = {}
         for row in rows:
             newest[row.external_id] = row.canonical
+        with self.engine.connect() as conn:
+            issued = set(
+                conn.scalars(
+                    select(issued_invoice_table.c.source_key).where(
+                        issued_invoice_table.c.source_key.like("shipment:%")
+                    )
+                )
+            )
         found = []
         for text in newest.values():
             shipment = Shipment.model_validate_json(text)
             if until is not None and shipment.shipped_at.date() > until:
                 continue
-            if self.store.by_source_key(_source_key(shipment)) is None:
+            if _source_key(shipment) not in issued:
                 found.append(shipment)
         return found
 

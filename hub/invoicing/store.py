@@ -116,6 +116,13 @@ class CreditNoteRefused(InvoicingError):
     """The credit note does not fit the invoice it corrects."""
 
 
+class StaleDraft(InvoicingError):
+    """Another document of the order was issued while this one was drafted: draft again
+    (what is left to invoice, and whether shipping is still to bill, may have changed)."""
+
+    status = 409
+
+
 class SourceKeyConflict(InvoicingError):
     """The source key was already used for a document of another series or kind."""
 
@@ -320,6 +327,7 @@ class InvoiceStore:
         claims: Sequence[LineClaim],
         shipped: Mapping[str, Decimal] | Mapping[tuple[str, str], Decimal],
         in_transaction: Callable[[Connection, IssuedInvoice], None] | None = None,
+        expect_invoiced: Mapping[str, Decimal] | None = None,
     ) -> IssuedInvoice:
         """Number and store ``draft`` (an Invoice or a CreditNote); return it as issued.
 
@@ -334,9 +342,13 @@ class InvoiceStore:
         to the ERP; if it raises, nothing is issued. It runs while the series is locked:
         keep it local and short, never call another system from it. Numbers follow issue
         dates: a draft dated before the series' previous invoice is refused.
+        ``expect_invoiced`` is what the draft assumed was already invoiced of the order's
+        lines (:meth:`invoiced_quantities`); if another document changed it meanwhile,
+        :class:`StaleDraft` is raised and nothing is issued.
 
         Raises :class:`OverClaimed`, :class:`ClaimMismatch`, :class:`CreditNoteRefused`,
-        :class:`SourceKeyConflict`, :class:`~hub.invoicing.numbering.UnknownSeries` or
+        :class:`SourceKeyConflict`, :class:`StaleDraft`,
+        :class:`~hub.invoicing.numbering.UnknownSeries` or
         another :class:`InvoicingError` / :class:`~hub.invoicing.numbering.NumberingError`;
         then no number is used.
         """
@@ -371,6 +383,13 @@ class InvoiceStore:
                 existing = self._by_source_key(conn, source_key)
                 if existing is not None:
                     return _same_source(existing, series, kind)
+                if expect_invoiced is not None and draft.order_reference:
+                    now = self._claimed(conn, {draft.order_reference})
+                    current = {line: q for (_, line), q in now.items() if q}
+                    if current != {line: q for line, q in expect_invoiced.items() if q}:
+                        raise StaleDraft(
+                            f"order {draft.order_reference} was invoiced meanwhile; draft again"
+                        )
                 update: dict[str, object] = {}
                 if draft.preceding_invoice:
                     update |= self._check_preceding(conn, draft, net, gross)
