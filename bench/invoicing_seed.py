@@ -7,7 +7,7 @@ hash, references, routes) and every shipment through
 differs: instead of one outbox transaction per document (group commit with a single
 caller), :class:`StagingWriter` keeps the rows the ingestor hands to its outbox writer and
 inserts a few hundred documents per transaction with the writer's own insert
-(:meth:`hub.outbox.OutboxWriter._insert`: same ids, versions, references, deliveries and
+(:meth:`hub.outbox.OutboxWriter.insert`: same ids, versions, references, deliveries and
 duplicate detection). :func:`verify_seeded` then re-ingests a sample through the normal
 path and expects the hub to recognise every one as already stored.
 
@@ -67,7 +67,7 @@ class StagingWriter(OutboxWriter):
     def flush(self) -> None:
         if self.pending:
             with self.engine.begin() as conn:
-                self._insert(conn, self.pending)
+                self.insert(conn, self.pending)
             self.pending.clear()
 
 
