@@ -49,8 +49,10 @@ def demo(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run order to cash on loopback: Magento orders become SAP sales orders, get shipped,
-    invoiced by the hub, and the invoices posted to the SAP ledger and to the shop.
+    """Run order to cash on loopback: shop orders to SAP, shipped, invoiced, posted.
+
+    Magento orders become SAP sales orders, get shipped in the shop, are invoiced by the
+    hub, and the invoices are posted to the SAP ledger and to the shop's orders.
 
     The Magento and SAP simulators and `o2c serve` run on 127.0.0.1; SAP fails
     --fault-rate of its calls (errors, answers lost after the order was saved). At the end

@@ -122,8 +122,9 @@ def serve(
     ] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Run the HTTP API, the delivery workers, the source pollers and recurring billing
-    in one process (SQLite upgrades itself)."""
+    """Run the HTTP API, delivery workers, pollers and recurring billing in one process.
+
+    SQLite upgrades itself; PostgreSQL needs `o2c db upgrade` first."""
     import uvicorn
 
     from hub.api.app import create_app
