@@ -565,8 +565,9 @@ def report_lines(args: argparse.Namespace, results: list[RunResult]) -> list[str
     lines = [
         (
             f"Command: `{command}` — machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, {when}. Median of {args.runs} runs. "
-            f"Seeded once per store (not timed): {args.orders:,} Magento orders stored "
+            f"Python {platform.python_version()}, {when}. "
+            + (f"Median of {args.runs} runs. " if args.runs > 1 else "One run. ")
+            + f"Seeded once per store (not timed): {args.orders:,} Magento orders stored "
             f"through the hub's ingest and {shipments:,} shipments, copied into a fresh "
             "database for each run. Timed: the whole month-end run, from the processes' "
             "common start to the last one done: each lists the uninvoiced shipments as "
