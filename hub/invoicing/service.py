@@ -131,14 +131,14 @@ class InvoicingService:
     def _draft(self, shipment: Shipment, issue_date: date) -> tuple[Invoice, dict[str, Decimal]]:
         """The draft and what it assumed was already invoiced of the order's lines."""
         order = self.order(shipment.order_number)
-        already = self.store.invoiced_quantities(order.order_number)
+        already, parts = self.store.invoiced_history(order.order_number)
         draft = draft_invoice(
             order,
             shipment,
             seller=self.settings.seller,
             issue_date=issue_date,
             already_invoiced=already,
-            invoiced_parts=self.store.invoiced_parts(order.order_number),
+            invoiced_parts=parts,
             pricing=self._pricing,
             tax=self.settings.tax,
             rates=self._rates,

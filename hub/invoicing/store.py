@@ -588,23 +588,29 @@ class InvoiceStore:
 
     def invoiced_quantities(self, order_number: str) -> dict[str, Decimal]:
         """Per line of the order: invoiced so far, less what credit notes gave back."""
-        with self.engine.connect() as conn:
-            claimed = self._claimed(conn, {order_number})
-        return {line: qty for (_, line), qty in sorted(claimed.items())}
+        return self.invoiced_history(order_number)[0]
 
     def invoiced_parts(self, order_number: str) -> dict[str, list[Decimal]]:
         """Per line of the order: the quantity each invoice billed, in the order issued
         (credit notes left out); what a shop's pro-rata shares are recomputed from."""
+        return self.invoiced_history(order_number)[1]
+
+    def invoiced_history(
+        self, order_number: str
+    ) -> tuple[dict[str, Decimal], dict[str, list[Decimal]]]:
+        """:meth:`invoiced_quantities` and :meth:`invoiced_parts` from one read."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(C.line_id, C.quantity).where(C.order_number == order_number).order_by(C.id)
-            )
-            parts: dict[str, list[Decimal]] = defaultdict(list)
-            for row in rows:
-                quantity = Decimal(row.quantity)
-                if quantity > 0:
-                    parts[row.line_id].append(quantity)
-        return dict(parts)
+            ).all()
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        parts: dict[str, list[Decimal]] = defaultdict(list)
+        for row in rows:
+            quantity = Decimal(row.quantity)
+            totals[row.line_id] += quantity
+            if quantity > 0:
+                parts[row.line_id].append(quantity)
+        return dict(sorted(totals.items())), dict(parts)
 
     def creditable(self, number: str) -> Creditable:
         """What is left to credit on invoice ``number``."""
